@@ -1,0 +1,158 @@
+"""``LCPruner``: the Optuna pruner that stops trials whose forecast final value cannot beat the best.
+
+A thin translation: it reads the trial's reported values and the completed trials from the study's
+storage, hands them to the core :class:`~lc_hpo.decision.StoppingRule`, and records the decision on the
+trial as the user attribute ``lc_forecast``.  It keeps no state of its own that a decision depends on, so
+any number of worker processes sharing one RDB storage make the same decisions.
+"""
+
+from __future__ import annotations
+
+import warnings
+import optuna
+from optuna.pruners import BasePruner
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from lc_hpo.curve import Mode
+from lc_hpo.decision import DEFAULT_THRESHOLD, Decision, ForecastWarning, StoppingRule
+from lc_hpo.defaults import resolve_predictor
+from lc_hpo.predictors import Predictor
+from lc_hpo.reports import curve_from_reports
+from lc_hpo.sanity import direction_mismatch
+
+#: The user attribute holding the latest decision's forecast (see :meth:`Decision.to_dict`).
+FORECAST_ATTR = "lc_forecast"
+
+
+class LCPruner(BasePruner):
+    """Prune a trial when its forecast final value is unlikely to beat the best completed trial.
+
+    At each ``trial.should_prune()`` the trial's reported curve is forecast to ``max_step`` and the
+    trial is pruned when P(final value better than the incumbent) < ``threshold``.  The incumbent is
+    the best *last reported value* among completed trials (their objective value if they reported
+    nothing), so the forecast and the incumbent measure the same thing.
+
+    Args:
+        predictor: An lc-hpo predictor, a registered name (see
+            :func:`lc_hpo.available_predictors`), or None for the default.
+        threshold: Stop probability threshold.
+        min_steps: Never prune before this step (in the steps you report).
+        n_startup_trials: Never prune before this many trials have completed.
+        max_step: The last step a complete trial reports; inferred from completed trials if None.
+        record: Store each forecast on the trial as the user attribute ``lc_forecast``.
+    """
+
+    def __init__(
+        self,
+        predictor: Predictor | str | None = None,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        min_steps: int = 1,
+        n_startup_trials: int = 5,
+        max_step: int | None = None,
+        record: bool = True,
+    ) -> None:
+        if max_step is not None and (isinstance(max_step, bool) or not isinstance(max_step, int)
+                                     or max_step < 1):
+            raise ValueError(f"max_step must be a positive integer or None, got {max_step!r}")
+        self._rule = StoppingRule(
+            resolve_predictor(predictor),
+            threshold=threshold,
+            min_steps=min_steps,
+            n_startup_trials=n_startup_trials,
+        )
+        self._max_step = max_step
+        self._record = record
+        # Derived, immutable facts about completed trials (trial id -> (last step, final value)),
+        # cached only to save time: every decision can be rebuilt from storage alone.
+        self._finals: dict[int, tuple[int | None, float | None]] = {}
+        self._checked_direction: set[str] = set()
+
+    @property
+    def rule(self) -> StoppingRule:
+        """The core decision rule this pruner translates to."""
+        return self._rule
+
+    def prune(self, study: "optuna.study.Study", trial: FrozenTrial) -> bool:
+        if len(study.directions) > 1:
+            raise ValueError(
+                "LCPruner supports single-objective studies only (Optuna's trial.report does too); "
+                "create the study with one direction"
+            )
+        step = trial.last_step
+        if step is None or step < self._rule.min_steps:
+            return False
+        completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if len(completed) < self._rule.n_startup_trials:
+            return False
+        mode: Mode = "min" if study.direction == StudyDirection.MINIMIZE else "max"
+        incumbent, max_step = self._incumbent_and_budget(completed, mode)
+        if self._max_step is not None:
+            max_step = self._max_step
+        if max_step is None:
+            self._rule.warn_once(
+                "LCPruner cannot infer max_step: no completed trial reported intermediate values; "
+                "pass LCPruner(max_step=...) — trials keep training until then"
+            )
+            return False
+        self._check_direction(study, completed, mode, max_step)
+        curve = curve_from_reports(trial.intermediate_values, mode, max_step)
+        decision = self._rule.decide(curve, incumbent, len(completed), step=step)
+        if self._record and (decision.forecast_made or decision.stop):
+            self._store(study, trial, decision)
+        return decision.stop
+
+    # --- helpers -------------------------------------------------------------------------------
+    def _incumbent_and_budget(self, completed: list[FrozenTrial],
+                              mode: Mode) -> tuple[float | None, int | None]:
+        best: float | None = None
+        budget: int | None = None
+        for t in completed:
+            cached = self._finals.get(t._trial_id)
+            if cached is None:
+                if t.intermediate_values:
+                    last = max(t.intermediate_values)
+                    cached = (last, t.intermediate_values[last])
+                else:
+                    cached = (None, t.value)
+                self._finals[t._trial_id] = cached
+            last_step, final = cached
+            if last_step is not None and (budget is None or last_step > budget):
+                budget = last_step
+            if final is None or final != final or final in (float("inf"), float("-inf")):
+                continue
+            if best is None or (final < best if mode == "min" else final > best):
+                best = final
+        return best, budget
+
+    def _check_direction(self, study: "optuna.study.Study", completed: list[FrozenTrial],
+                         mode: Mode, max_step: int) -> None:
+        key = study.study_name
+        if key in self._checked_direction:
+            return
+        curves = [curve_from_reports(t.intermediate_values, mode, max_step)
+                  for t in completed if t.intermediate_values]
+        message = direction_mismatch(curves)
+        if len(curves) >= 5:
+            self._checked_direction.add(key)
+        if message:
+            warnings.warn(f"study {study.study_name!r}: {message}", ForecastWarning, stacklevel=2)
+
+    def _store(self, study: "optuna.study.Study", trial: FrozenTrial, decision: Decision) -> None:
+        try:
+            study._storage.set_trial_user_attr(trial._trial_id, FORECAST_ATTR, decision.to_dict())
+        except Exception as exc:  # recording is a courtesy; it must never fail the trial
+            self._rule.warn_once(
+                f"LCPruner could not record its forecast on trial {trial.number} ({exc}); "
+                "decisions are unaffected, further failures are not reported",
+                key="record",
+            )
+
+    def __repr__(self) -> str:
+        return (f"LCPruner(predictor={self._rule.predictor!r}, threshold={self._rule.threshold}, "
+                f"min_steps={self._rule.min_steps}, n_startup_trials={self._rule.n_startup_trials},"
+                f" max_step={self._max_step})")
+
+
+__all__ = ["FORECAST_ATTR", "LCPruner"]

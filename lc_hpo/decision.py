@@ -1,0 +1,224 @@
+"""The decision rule: when a forecast means a trial should stop.
+
+This is the one place that decides; the Optuna pruner and the Ray Tune scheduler only translate their
+framework's state into a partial :class:`~lc_hpo.curve.Curve`, the incumbent and the number of completed
+trials, and act on the :class:`Decision` that comes back.
+
+The rule (Domhan et al. 2015, LC-PFN): stop a trial when the forecast probability that its value at
+``max_step`` beats the incumbent (the best value among completed trials) falls below ``threshold``; never
+before ``min_steps``, never before ``n_startup_trials`` trials have completed, and never while the trial
+is itself the leader (its latest value already matches or beats the incumbent).  A forecast that
+raises or comes back non-finite means *keep training*, and says so once.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+from .curve import Curve, is_better
+from .predictors import Predictor
+
+#: Default stop threshold on P(final value beats the incumbent).  0.05 is what Domhan et al. and LC-PFN
+#: use; the README's replay results (``lc-hpo bench hpo``) are the evidence for keeping or changing it.
+DEFAULT_THRESHOLD = 0.05
+
+
+class ForecastWarning(UserWarning):
+    """A forecast could not be used, so the trial keeps training."""
+
+
+# Reasons a decision can give.  Only FORECAST stops a trial.
+STARTUP = "startup"  # too few completed trials to have an incumbent worth trusting
+MIN_STEPS = "min_steps"  # too early in this trial
+NO_INCUMBENT = "no_incumbent"  # no completed trial has a finite value
+AT_MAX_STEP = "at_max_step"  # the trial already reached its budget
+NO_DATA = "no_data"  # the trial has no finite measurement yet (e.g. it diverged at once)
+LEADER = "leader"  # the trial's latest value already matches or beats the incumbent
+FORECAST_FAILED = "forecast_failed"  # the predictor raised or returned non-finite numbers
+FORECAST = "forecast"  # the forecast decided (stop or continue)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the rule decided for one trial at one step, and why."""
+
+    stop: bool
+    reason: str
+    step: int | None
+    p_better: float | None = None
+    predicted_final: float | None = None
+    lower: float | None = None  # central 90 % interval of the final value
+    upper: float | None = None
+    incumbent: float | None = None
+    threshold: float | None = None
+
+    @property
+    def forecast_made(self) -> bool:
+        return self.p_better is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly dict (no NaN), e.g. to store on an Optuna trial."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+class StoppingRule:
+    """Decides whether trials should stop, from forecasts of their learning curves.
+
+    Parameters
+    ----------
+    predictor:
+        Any :class:`~lc_hpo.predictors.Predictor` (already fitted if it needs fitting).
+    threshold:
+        Stop when P(final value beats the incumbent) is below this.
+    min_steps:
+        Never stop a trial whose current step (in the caller's numbering) is below this.
+    n_startup_trials:
+        Never stop anything until this many trials have completed.
+    """
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        threshold: float = DEFAULT_THRESHOLD,
+        min_steps: int = 1,
+        n_startup_trials: int = 5,
+    ) -> None:
+        if not isinstance(predictor, Predictor):
+            raise TypeError(
+                f"predictor must be an lc_hpo Predictor, got {type(predictor).__name__}; "
+                "build one with lc_hpo.make_predictor(name)"
+            )
+        if not (isinstance(threshold, (int, float)) and 0.0 <= threshold < 1.0):
+            raise ValueError(f"threshold must be a probability in [0, 1), got {threshold!r}")
+        if isinstance(min_steps, bool) or not isinstance(min_steps, int) or min_steps < 0:
+            raise ValueError(f"min_steps must be a non-negative integer, got {min_steps!r}")
+        if (isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int)
+                or n_startup_trials < 1):
+            raise ValueError(
+                f"n_startup_trials must be a positive integer (at least one completed trial is "
+                f"needed for an incumbent), got {n_startup_trials!r}"
+            )
+        self.predictor = predictor
+        self.threshold = float(threshold)
+        self.min_steps = min_steps
+        self.n_startup_trials = n_startup_trials
+        self._warned: set[str] = set()
+        self._lock = threading.Lock()
+
+    # --- public API ------------------------------------------------------------------------------
+    def decide(
+        self,
+        curve: Curve,
+        incumbent: float | None,
+        n_completed: int,
+        step: int | None = None,
+    ) -> Decision:
+        """Decide for one trial; ``step`` is the trial's current step in the caller's numbering."""
+        return self.decide_many([curve], incumbent, n_completed, [step])[0]
+
+    def decide_many(
+        self,
+        curves: Sequence[Curve],
+        incumbent: float | None,
+        n_completed: int,
+        steps: Sequence[int | None] | None = None,
+    ) -> list[Decision]:
+        """Decide for several trials of one study at once (one batched forecast)."""
+        curves = list(curves)
+        steps = list(steps) if steps is not None else [None] * len(curves)
+        if len(steps) != len(curves):
+            raise ValueError("steps must give one step per curve")
+        inc = None if incumbent is None or not math.isfinite(incumbent) else float(incumbent)
+        decisions: list[Decision | None] = []
+        to_forecast: list[int] = []
+        for i, (curve, step) in enumerate(zip(curves, steps)):
+            step = curve.last_step if step is None else int(step)
+            early = self._precheck(curve, inc, n_completed, step)
+            decisions.append(early)
+            if early is None:
+                to_forecast.append(i)
+        if to_forecast:
+            self._forecast_into(decisions, [curves[i] for i in to_forecast], to_forecast, inc,
+                                steps)
+        return decisions  # type: ignore[return-value]
+
+    # --- internals -------------------------------------------------------------------------------
+    def _precheck(self, curve: Curve, inc: float | None, n_completed: int,
+                  step: int | None) -> Decision | None:
+        """The cheap checks that can settle a decision without a forecast."""
+        keep = lambda reason: Decision(False, reason, step, incumbent=inc)  # noqa: E731
+        if step is None or step < self.min_steps:
+            return keep(MIN_STEPS)
+        if n_completed < self.n_startup_trials:
+            return keep(STARTUP)
+        if inc is None:
+            return keep(NO_INCUMBENT)
+        if curve.last_step is not None and curve.max_step is not None and \
+                curve.last_step >= curve.max_step:
+            return keep(AT_MAX_STEP)
+        _, finite = curve.finite
+        if finite.size == 0:
+            return keep(NO_DATA)
+        if not is_better(inc, float(finite[-1]), curve.mode):  # at least as good as the incumbent now
+            return keep(LEADER)
+        return None
+
+    def _forecast_into(self, decisions: list[Decision | None], curves: list[Curve],
+                       index: list[int], inc: float, steps: list[int | None]) -> None:
+        try:
+            forecast = self.predictor.predict(curves)
+            p = forecast.prob_better(inc, [c.mode for c in curves])
+            mean = forecast.mean[:, -1]
+            lo, hi = forecast.interval(0.9)
+            lo, hi = lo[:, -1], hi[:, -1]
+        except Exception as exc:  # a forecast must never kill a trial
+            self.warn_once(
+                f"predictor {type(self.predictor).__name__} failed ({type(exc).__name__}: {exc}); "
+                "trials keep training when no forecast is available"
+            )
+            for i, c in zip(index, curves):
+                decisions[i] = Decision(False, FORECAST_FAILED, _step(steps[i], c), incumbent=inc)
+            return
+        for j, (i, c) in enumerate(zip(index, curves)):
+            step = _step(steps[i], c)
+            numbers = (p[j], mean[j], lo[j], hi[j])
+            if not all(math.isfinite(float(v)) for v in numbers):
+                self.warn_once(
+                    f"predictor {type(self.predictor).__name__} returned a non-finite forecast; "
+                    "trials keep training when no usable forecast is available"
+                )
+                decisions[i] = Decision(False, FORECAST_FAILED, step, incumbent=inc)
+                continue
+            pb = float(p[j])
+            decisions[i] = Decision(
+                stop=pb < self.threshold,
+                reason=FORECAST,
+                step=step,
+                p_better=pb,
+                predicted_final=float(mean[j]),
+                lower=float(lo[j]),
+                upper=float(hi[j]),
+                incumbent=inc,
+                threshold=self.threshold,
+            )
+
+    def warn_once(self, message: str, key: str | None = None) -> None:
+        """Issue a :class:`ForecastWarning` the first time ``key`` (default: the message) comes up."""
+        key = message if key is None else key
+        with self._lock:
+            if key in self._warned:
+                return
+            self._warned.add(key)
+        warnings.warn(message, ForecastWarning, stacklevel=3)
+
+    def __repr__(self) -> str:
+        return (f"StoppingRule(predictor={self.predictor!r}, threshold={self.threshold}, "
+                f"min_steps={self.min_steps}, n_startup_trials={self.n_startup_trials})")
+
+
+def _step(step: int | None, curve: Curve) -> int | None:
+    return curve.last_step if step is None else int(step)

@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from lc_hpo import Forecast
+
+
+def _mixture():
+    rng = np.random.default_rng(1)
+    N, K, H = 4, 3, 2
+    return Forecast(np.ones((N, H)), rng.random((N, K, H)), rng.normal(size=(N, K, H)),
+                    rng.random((N, K, H)) + 0.1)
+
+
+def test_single_gaussian_matches_scipy():
+    f = Forecast.gaussian(np.array([[10]]), np.array([[1.0]]), np.array([[2.0]]))
+    assert f.cdf(0.0)[0, 0] == pytest.approx(stats.norm(1, 2).cdf(0.0))
+    assert f.logpdf(0.5)[0, 0] == pytest.approx(stats.norm(1, 2).logpdf(0.5))
+    assert f.quantile(0.95)[0, 0] == pytest.approx(stats.norm(1, 2).ppf(0.95), rel=1e-8)
+    assert f.prob_better(0.0, "max")[0] == pytest.approx(stats.norm(1, 2).sf(0.0))
+    assert f.prob_better(0.0, "min")[0] == pytest.approx(stats.norm(1, 2).cdf(0.0))
+
+
+def test_mixture_quantiles_invert_the_cdf_and_samples_agree():
+    f = _mixture()
+    q = f.quantile(np.array([0.05, 0.5, 0.95]))
+    for i, level in enumerate([0.05, 0.5, 0.95]):
+        np.testing.assert_allclose(f.cdf(q[:, i, :]), level, atol=1e-8)
+    s = f.sample(20000, np.random.default_rng(0))
+    np.testing.assert_allclose(s.mean(axis=1), f.mean, atol=0.05)
+    np.testing.assert_allclose(s.std(axis=1), f.std, rtol=0.05)
+
+
+def test_prob_better_takes_one_mode_per_curve():
+    f = Forecast.gaussian(np.ones((2, 1)), np.zeros((2, 1)), np.ones((2, 1)))
+    p = f.prob_better(np.array([1.0, 1.0]), ["max", "min"])
+    assert p[0] == pytest.approx(stats.norm.sf(1.0)) and p[1] == pytest.approx(stats.norm.cdf(1.0))
+    with pytest.raises(ValueError, match="one mode per curve"):
+        f.prob_better(1.0, ["max"])
+    with pytest.raises(ValueError, match="mode must be"):
+        f.prob_better(1.0, "up")

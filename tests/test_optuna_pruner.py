@@ -1,0 +1,149 @@
+import subprocess
+import sys
+import warnings
+from functools import partial
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from lc_hpo import LCPruner
+from lc_hpo.decision import ForecastWarning
+from lc_hpo.integrations.optuna import FORECAST_ATTR
+from lc_hpo.integrations.optuna import LCPruner as LCPrunerDirect
+
+from .optuna_objectives import STEPS, accuracy_objective
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def run(objective=accuracy_objective, n_trials=40, direction="maximize", n_jobs=1, **kw):
+    study = optuna.create_study(direction=direction, pruner=LCPruner(**kw),
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=n_trials, n_jobs=n_jobs)
+    return study
+
+
+def states(study):
+    return [t.state for t in study.trials]
+
+
+def assert_prunes_losers_keeps_winner(study, maximize=True):
+    pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert len(pruned) >= len(study.trials) // 3, "hopeless trials should be pruned"
+    # The best configuration of all (largest q) must have run to completion.
+    best_q = max(t.params["q"] for t in study.trials)
+    assert any(t.params["q"] == best_q for t in complete)
+    # Pruned trials stopped well before the end and were worse than the incumbent then.
+    assert all(t.last_step < STEPS for t in pruned)
+    assert all(t.user_attrs[FORECAST_ATTR]["p_better"] < 0.05 for t in pruned)
+
+
+def test_same_class_from_both_import_paths():
+    assert LCPruner is LCPrunerDirect
+
+
+def test_prunes_hopeless_trials_and_keeps_the_best_in_memory():
+    assert_prunes_losers_keeps_winner(run())
+
+
+def test_minimize_direction_works_the_same():
+    study = run(partial(accuracy_objective, minimize=True), direction="minimize")
+    assert_prunes_losers_keeps_winner(study, maximize=False)
+
+
+def test_sparse_zero_based_reports_and_max_step_inferred():
+    study = run(partial(accuracy_objective, every=3, first_step=0))
+    assert_prunes_losers_keeps_winner(study)
+    pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+    assert all(set(t.intermediate_values) <= set(range(0, STEPS, 3)) for t in pruned)
+
+
+def test_forecasts_are_recorded_for_the_dataframe():
+    df = run(n_trials=15).trials_dataframe()
+    col = f"user_attrs_{FORECAST_ATTR}"
+    assert col in df.columns
+    recorded = df[col].dropna()
+    assert len(recorded) > 0
+    first = recorded.iloc[0]
+    assert {"p_better", "predicted_final", "incumbent", "step", "reason"} <= set(first)
+
+
+def test_parallel_threads():
+    study = run(n_trials=40, n_jobs=2)
+    assert len(study.trials) == 40
+    assert TrialState.PRUNED in states(study) and TrialState.COMPLETE in states(study)
+
+
+def test_nan_and_inf_reports_do_not_break_the_study():
+    def objective(trial):
+        q = trial.suggest_float("q", 0, 1)
+        for step in range(1, 11):
+            bad = trial.number % 3 == 0 and step % 2 == 0
+            value = float("nan") if bad else (float("inf") if trial.number == 4 else q * step / 10)
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return q
+
+    study = run(objective, n_trials=20)
+    assert all(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states(study))
+    assert study.trials[4].state == TrialState.COMPLETE  # nothing finite to judge: kept
+
+
+def test_multi_objective_gets_a_clear_error():
+    study = optuna.create_study(directions=["maximize", "minimize"], pruner=LCPruner())
+    trial = study.ask()
+    with pytest.raises(ValueError, match="single-objective"):
+        LCPruner().prune(study, study.trials[trial.number])
+
+
+def test_wrong_direction_is_warned_about():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run(partial(accuracy_objective, minimize=True), direction="maximize", n_trials=12)
+    messages = [str(w.message) for w in caught if issubclass(w.category, ForecastWarning)]
+    assert any("direction should be 'minimize'" in m for m in messages)
+
+
+def test_bad_parameters_are_rejected():
+    with pytest.raises(ValueError, match="threshold"):
+        LCPruner(threshold=2)
+    with pytest.raises(ValueError, match="max_step"):
+        LCPruner(max_step=0)
+    with pytest.raises(ValueError, match="unknown predictor"):
+        LCPruner("nope")
+
+
+def test_decisions_depend_only_on_storage(tmp_path):
+    """A fresh pruner reading the storage through another connection decides exactly as the first."""
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=url, direction="maximize", pruner=LCPruner(),
+                                sampler=optuna.samplers.RandomSampler(seed=1))
+    study.optimize(accuracy_objective, n_trials=25)
+    trial = study.ask()
+    for step, value in enumerate([0.1, 0.3, 0.4, 0.45, 0.47, 0.48, 0.485, 0.49], start=1):
+        trial.report(value, step)
+    reloaded = optuna.load_study(study_name=study.study_name, storage=url)
+    first = study.pruner.prune(study, study.trials[trial.number])
+    fresh = LCPruner(record=False).prune(reloaded, reloaded.trials[trial.number])
+    assert first == fresh is True
+    recorded = optuna.load_study(study_name=study.study_name, storage=url).trials[trial.number]
+    assert recorded.user_attrs[FORECAST_ATTR]["p_better"] < 0.05
+
+
+def test_two_worker_processes_share_one_sqlite_storage(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    study = optuna.create_study(storage=url, direction="maximize", study_name="dist")
+    worker = Path(__file__).with_name("optuna_worker.py")
+    procs = [subprocess.Popen([sys.executable, str(worker), url, "dist", "25", str(seed)],
+                              stderr=subprocess.PIPE, text=True) for seed in (0, 1)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    trials = study.trials
+    assert len(trials) == 50
+    assert {t.state for t in trials} == {TrialState.COMPLETE, TrialState.PRUNED}
+    assert all(FORECAST_ATTR in t.user_attrs for t in trials if t.state == TrialState.PRUNED)

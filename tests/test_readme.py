@@ -1,0 +1,29 @@
+"""The README's two set-up commands are the ones CI and users run: keep them in step with .ci/run."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _commands():
+    text = (ROOT / "README.md").read_text()
+    return re.findall(r"```bash\n(.*?)\n```", text, flags=re.S)
+
+
+def test_readme_has_the_two_commands_and_ci_runs_the_test_one():
+    commands = _commands()
+    demo = next(c for c in commands if c.rstrip().endswith("lc-hpo demo"))
+    tests = next(c for c in commands if "pytest" in c)
+    assert "torch==2.13.0" in demo and "torch==2.13.0" in tests
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert tests.strip() in [line.strip() for line in ci]
+
+
+def test_every_subpackage_is_listed_for_installation():
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "lc_hpo").rglob("__init__.py")}
+    found.add("lc_hpo.integrations")  # mapped from integrations/
+    assert found == listed
