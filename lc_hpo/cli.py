@@ -8,10 +8,14 @@ from typing import Sequence
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import format_table, run_demo
+    from .demo import DemoRecorder, format_table, run_demo
 
+    recorder = DemoRecorder(args.dataset, args.epochs) if args.record else None
     results = run_demo(n_trials=args.trials, epochs=args.epochs, seed=args.seed,
-                       dataset=args.dataset, progress=not args.quiet)
+                       dataset=args.dataset, progress=not args.quiet, on_curve=recorder)
+    if recorder is not None:
+        n = recorder.write(args.record)
+        print(f"recorded {n} curves to {args.record}")
     print()
     print(f"{args.trials} trials of up to {args.epochs} epochs on {args.dataset}, TPE seed {args.seed}:")
     print(format_table(results))
@@ -29,6 +33,72 @@ def _bench_latency(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read(paths: list[str], diverged_above: float | None = None) -> list:
+    from .curveset import mark_diverged, read_curves
+
+    return mark_diverged(read_curves(paths), diverged_above)
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _bench_hpo(args: argparse.Namespace) -> int:
+    from .bench.hpo import format_summary, run_hpo_bench, write_json
+
+    results = run_hpo_bench(_read(args.curves, args.diverged_above),
+                            methods=_csv(args.methods) if args.methods else None,
+                            orderings=args.orderings, budget_factor=args.budget, seed=args.seed,
+                            workers=args.workers, framework=args.framework,
+                            progress=not args.quiet)
+    print(format_summary(results))
+    if args.json:
+        write_json(results, args.json)
+        print(f"wrote {args.json}")
+    if args.plot:
+        from .bench.plots import plot_anytime_regret
+
+        plot_anytime_regret(results, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _bench_predict(args: argparse.Namespace) -> int:
+    from .bench.hpo import write_json
+    from .bench.predict import format_predict, run_predict_bench
+
+    results = run_predict_bench(
+        _read(args.curves, args.diverged_above), _csv(args.predictors),
+        cutoffs=[float(c) for c in _csv(args.cutoffs)],
+        train=_read(args.train, args.diverged_above) if args.train else None,
+        progress=not args.quiet, point=args.point)
+    print(format_predict(results))
+    if args.json:
+        write_json(results, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _data_lcbench(args: argparse.Namespace) -> int:
+    from .curveset import write_curves
+    from .sources.lcbench import lcbench_curves
+
+    curves = lcbench_curves(tasks=_csv(args.tasks) if args.tasks else None, n_configs=args.configs,
+                            seed=args.seed, metric=args.metric, surrogate=args.surrogate)
+    n = write_curves(curves, args.out)
+    print(f"wrote {n} curves to {args.out}")
+    return 0
+
+
+def _data_record(args: argparse.Namespace) -> int:
+    from .sources.record import record_to_file
+
+    n = record_to_file(args.out, dataset=args.dataset, n_configs=args.configs, epochs=args.epochs,
+                       seed=args.seed, progress=not args.quiet)
+    print(f"wrote {n} curves to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lc-hpo",
@@ -41,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=int, default=30, help="epochs of a full run (default 30)")
     demo.add_argument("--seed", type=int, default=0, help="sampler and training seed (default 0)")
     demo.add_argument("--dataset", default="digits", choices=["digits", "mnist5k"])
+    demo.add_argument("--record", metavar="FILE", help="also write every trial's curve to FILE")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(func=_demo)
 
@@ -54,6 +125,63 @@ def build_parser() -> argparse.ArgumentParser:
     lat.add_argument("--seed", type=int, default=0)
     lat.add_argument("--quiet", action="store_true", help="no progress bars")
     lat.set_defaults(func=_bench_latency)
+
+    hpo = bench.add_parser("hpo", help="replay HPO on curve sets through real studies")
+    hpo.add_argument("--curves", nargs="+", required=True, metavar="FILE", help="curve-set files")
+    hpo.add_argument("--methods", help="comma-separated methods (default: all built-in and "
+                     "lc:NAME for every predictor); lc:NAME@0.1 sets the threshold")
+    hpo.add_argument("--orderings", type=int, default=20, help="random orders per task (20)")
+    hpo.add_argument("--budget", type=float, default=20.0, help="budget in full runs (20)")
+    hpo.add_argument("--seed", type=int, default=0)
+    hpo.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    hpo.add_argument("--framework", default="optuna", choices=["optuna", "ray"],
+                     help="replay through real Optuna studies or real Ray Tune runs")
+    hpo.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    hpo.add_argument("--plot", metavar="OUT.png", help="plot anytime regret per task")
+    hpo.add_argument("--diverged-above", type=float, metavar="X",
+                     help="treat values whose magnitude exceeds X as diverged (null)")
+    hpo.add_argument("--quiet", action="store_true", help="no progress bars")
+    hpo.set_defaults(func=_bench_hpo)
+
+    pred = bench.add_parser("predict", help="forecast quality of predictors at several cutoffs")
+    pred.add_argument("--curves", nargs="+", required=True, metavar="FILE")
+    pred.add_argument("--predictors", default="last_value,polynomial,parametric")
+    pred.add_argument("--cutoffs", default="0.1,0.2,0.4,0.8",
+                      help="fractions of max_step observed (default 0.1,0.2,0.4,0.8)")
+    pred.add_argument("--train", nargs="+", metavar="FILE",
+                      help="curves of other tasks to fit learning predictors on")
+    pred.add_argument("--diverged-above", type=float, metavar="X",
+                     help="treat values whose magnitude exceeds X as diverged (null)")
+    pred.add_argument("--point", default="median", choices=["median", "mean"],
+                      help="point forecast scored by MAE/RMSE (default: the median)")
+    pred.add_argument("--json", metavar="OUT")
+    pred.add_argument("--quiet", action="store_true")
+    pred.set_defaults(func=_bench_predict)
+
+    from .learned.train_cli import add_parser as add_train
+
+    add_train(sub)
+
+    data = sub.add_parser("data", help="make curve sets").add_subparsers(
+        dest="data", metavar="SOURCE", required=True)
+    lcb = data.add_parser("lcbench", help="LCBench-like curves from the YAHPO surrogate")
+    lcb.add_argument("--surrogate", metavar="DIR", help="the surrogate folder (default: "
+                     "$LC_HPO_LCBENCH_SURROGATE)")
+    lcb.add_argument("--tasks", help="comma-separated OpenML task ids (default: all 34)")
+    lcb.add_argument("--configs", type=int, default=1000, help="configurations per task (1000)")
+    lcb.add_argument("--metric", default="val_accuracy")
+    lcb.add_argument("--seed", type=int, default=0)
+    lcb.add_argument("--out", required=True, metavar="FILE")
+    lcb.set_defaults(func=_data_lcbench)
+
+    rec = data.add_parser("record", help="train random configurations for real and record them")
+    rec.add_argument("--dataset", default="digits", choices=["digits", "mnist5k"])
+    rec.add_argument("--configs", type=int, default=100)
+    rec.add_argument("--epochs", type=int, default=30)
+    rec.add_argument("--seed", type=int, default=0)
+    rec.add_argument("--out", required=True, metavar="FILE")
+    rec.add_argument("--quiet", action="store_true")
+    rec.set_defaults(func=_data_record)
     return parser
 
 

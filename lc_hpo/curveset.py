@@ -163,6 +163,24 @@ def write_curves(curves: Iterable[Curve], path: PathLike, append: bool = False) 
     return n
 
 
+def mark_diverged(curves: Iterable[Curve], above: float | None) -> list[Curve]:
+    """Curves with every value whose magnitude exceeds ``above`` marked diverged (NaN).
+
+    Some curve sets record divergence as huge finite numbers (a cross-entropy of 1e18) rather than
+    ``null``; one such value outweighs every other error in a mean.  ``above=None`` changes nothing.
+    """
+    curves = list(curves)
+    if above is None:
+        return curves
+    if not above > 0:
+        raise ValueError(f"the divergence threshold must be positive, got {above}")
+    out = []
+    for c in curves:
+        bad = np.abs(c.values) > above
+        out.append(c.replace(values=np.where(bad, np.nan, c.values)) if bad.any() else c)
+    return out
+
+
 def group_by_task(curves: Iterable[Curve]) -> dict[str, list[Curve]]:
     """Curves grouped by task, tasks in order of first appearance."""
     groups: dict[str, list[Curve]] = {}

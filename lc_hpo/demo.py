@@ -54,8 +54,8 @@ def run_study(name: str, pruner: Any, n_trials: int, epochs: int, seed: int,
             bar.update(1)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize", pruner=pruner,
-                                sampler=optuna.samplers.TPESampler(seed=seed))
+    study = optuna.create_study(study_name=f"demo-{name}-seed{seed}", direction="maximize",
+                                pruner=pruner, sampler=optuna.samplers.TPESampler(seed=seed))
     start = time.perf_counter()
     study.optimize(objective, n_trials=n_trials)
     seconds = time.perf_counter() - start
@@ -69,6 +69,31 @@ def run_study(name: str, pruner: Any, n_trials: int, epochs: int, seed: int,
         best_value=study.best_value,
         seconds=seconds,
     )
+
+
+class DemoRecorder:
+    """Collects every demo trial's curve (partial for pruned trials) for ``--record``."""
+
+    def __init__(self, dataset: str, epochs: int) -> None:
+        self.task = f"{dataset}/mlp-cnn-{epochs}ep"
+        self.data = load_dataset(dataset)
+        self.curves: list = []
+
+    def __call__(self, trial: Any, config: dict, history: list, epochs: int) -> None:
+        from .sources.record import curve_from_history
+        from .tasks import architecture_graph, build_model
+
+        if history:
+            arch = architecture_graph(build_model(config, self.data.image_size,
+                                                  self.data.n_classes))
+            self.curves.append(curve_from_history(
+                history, config, self.task, f"{trial.study.study_name}-{trial.number}", epochs,
+                arch))
+
+    def write(self, path: str) -> int:
+        from .curveset import write_curves
+
+        return write_curves(self.curves, path)
 
 
 def format_table(results: list[StudyResult]) -> str:

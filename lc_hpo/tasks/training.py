@@ -79,33 +79,59 @@ def _optimizer(config: Mapping[str, Any], params: Any) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {config['optimizer']!r}; choose 'sgd' or 'adam'")
 
 
-def train(config: Mapping[str, Any], data: Dataset, epochs: int, seed: int = 0,
-          model: nn.Module | None = None) -> Iterator[EpochResult]:
-    """Train ``config`` on ``data`` for up to ``epochs`` epochs, yielding after each one."""
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    model = model or build_model(config, data.image_size, data.n_classes)
-    opt = _optimizer(config, model.parameters())
-    bs = int(config["batch_size"])
-    n = len(data.y_train)
-    loss_fn = nn.CrossEntropyLoss()
-    for epoch in range(1, epochs + 1):
+class Trainer:
+    """One configuration's training, an epoch at a time, with its state saved and restored as
+    plain tensors (so a scheduler can pause it and a checkpoint loads as weights only)."""
+
+    def __init__(self, config: Mapping[str, Any], data: Dataset, seed: int = 0,
+                 model: nn.Module | None = None) -> None:
+        self.config, self.data = dict(config), data
+        torch.manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.model = model or build_model(config, data.image_size, data.n_classes)
+        self.optimizer = _optimizer(config, self.model.parameters())
+        self.epochs_done = 0
+        self.loss_fn = nn.CrossEntropyLoss()
+
+    def epoch(self) -> EpochResult:
+        """Train one more epoch and evaluate on the validation split."""
         start = time.perf_counter()
-        model.train()
-        perm = torch.randperm(n, generator=generator)
+        data, bs = self.data, int(self.config["batch_size"])
+        n = len(data.y_train)
+        self.model.train()
+        perm = torch.randperm(n, generator=self.generator)
         total, count = 0.0, 0
         for i in range(0, n, bs):
             idx = perm[i:i + bs]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(data.x_train[idx]), data.y_train[idx])
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.model(data.x_train[idx]), data.y_train[idx])
             loss.backward()
-            opt.step()
+            self.optimizer.step()
             total += loss.detach().item() * len(idx)
             count += len(idx)
-        model.eval()
+        self.model.eval()
         with torch.no_grad():
-            logits = model(data.x_val)
-            val_loss = float(loss_fn(logits, data.y_val))
+            logits = self.model(data.x_val)
+            val_loss = float(self.loss_fn(logits, data.y_val))
             val_acc = float((logits.argmax(1) == data.y_val).float().mean())
-        train_loss = total / max(count, 1)
-        yield EpochResult(epoch, val_acc, val_loss, train_loss, time.perf_counter() - start)
+        self.epochs_done += 1
+        return EpochResult(self.epochs_done, val_acc, val_loss, total / max(count, 1),
+                           time.perf_counter() - start)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "epochs_done": self.epochs_done, "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epochs_done = int(state["epochs_done"])
+        self.generator.set_state(state["generator"])
+
+
+def train(config: Mapping[str, Any], data: Dataset, epochs: int, seed: int = 0,
+          model: nn.Module | None = None) -> Iterator[EpochResult]:
+    """Train ``config`` on ``data`` for up to ``epochs`` epochs, yielding after each one."""
+    trainer = Trainer(config, data, seed, model)
+    for _ in range(epochs):
+        yield trainer.epoch()

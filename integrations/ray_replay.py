@@ -1,0 +1,175 @@
+"""Replaying recorded curves through real Ray Tune experiments, for ``lc-hpo bench hpo --framework ray``.
+
+Each replay is a genuine local Ray Tune run: one trial per configuration (in the ordering's order), a
+function trainable that reports the recorded curve one step per ``training_iteration`` and checkpoints
+its position (so schedulers that pause can resume it), the method's scheduler deciding, and a small
+concurrency.  A callback spends the budget and tracks regret with the framework-free
+:mod:`lc_hpo.bench.protocol`; a stopper ends the experiment when the budget is spent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from typing import Any, Callable
+
+import numpy as np
+
+from lc_hpo.bench.protocol import RegretTracker, ReplayTask
+from lc_hpo.curve import is_better
+
+#: Methods of the Ray replay, besides ``lc:NAME[@THRESHOLD]``.
+BUILTIN_METHODS = ("none", "asha", "hyperband", "median", "oracle")
+CONCURRENCY = 2
+
+
+def _ensure_ray() -> None:
+    import ray
+
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS", "0")
+    if not ray.is_initialized():
+        ray.init(num_cpus=CONCURRENCY, include_dashboard=False, log_to_driver=False,
+                 logging_level="ERROR", configure_logging=False)
+
+
+def _trainable(config: dict, curves: list) -> None:
+    """Reports one recorded curve, resuming from its checkpointed position after a pause."""
+    from ray import tune
+
+    steps, values = curves[config["idx"]]
+    start = 0
+    ckpt = tune.get_checkpoint()
+    if ckpt:
+        with ckpt.as_directory() as d, open(os.path.join(d, "pos.json")) as fh:
+            start = json.load(fh)["pos"]
+    for pos in range(start, len(steps)):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "pos.json"), "w") as fh:
+                json.dump({"pos": pos + 1}, fh)
+            tune.report({"value": values[pos], "step": steps[pos], "idx": config["idx"]},
+                        checkpoint=tune.Checkpoint.from_directory(d))
+
+
+def make_scheduler(method: str, max_t: int, mode: str, final_of: Callable[[int], float],
+                   length_of: Callable[[int], int] = lambda idx: 0) -> Any:
+    """The scheduler a method name stands for (metric ``value``, time ``training_iteration``)."""
+    from ray.tune.schedulers import (ASHAScheduler, FIFOScheduler, HyperBandScheduler,
+                                     MedianStoppingRule, TrialScheduler)
+
+    if method.startswith("lc:"):
+        from .optuna_replay import parse_lc_method
+        from .ray_tune import LCScheduler
+
+        name, threshold = parse_lc_method(method)
+        return LCScheduler(name, threshold=threshold, max_t=max_t)
+    if method == "none":
+        return FIFOScheduler()
+    if method == "asha":
+        return ASHAScheduler(max_t=max_t, grace_period=1, reduction_factor=3)
+    if method == "hyperband":
+        return HyperBandScheduler(max_t=max_t, reduction_factor=3)
+    if method == "median":
+        return MedianStoppingRule(time_attr="training_iteration", grace_period=1,
+                                  min_samples_required=3)
+    if method == "oracle":
+
+        class OracleScheduler(FIFOScheduler):
+            """Knows every final value: stops after its first step each run that cannot win."""
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.best: float | None = None
+
+            def on_trial_result(self, tc: Any, trial: Any, result: dict) -> str:
+                final = final_of(int(result["idx"]))
+                if result["training_iteration"] == 1 and (
+                        math.isnan(final)
+                        or (self.best is not None and not is_better(final, self.best, mode))):
+                    return TrialScheduler.STOP
+                return TrialScheduler.CONTINUE
+
+            def on_trial_complete(self, tc: Any, trial: Any, result: dict) -> None:
+                if result and result.get("training_iteration") == length_of(int(result["idx"])):
+                    v = final_of(int(result["idx"]))
+                    if not math.isnan(v) and (self.best is None or is_better(v, self.best, mode)):
+                        self.best = v
+
+        return OracleScheduler()
+    raise ValueError(f"unknown Ray method {method!r}; choose from {', '.join(BUILTIN_METHODS)} "
+                     "or lc:NAME[@THRESHOLD]")
+
+
+def replay_ordering(task: ReplayTask, order: np.ndarray, method: str, budget: int,
+                    study_name: str) -> tuple[np.ndarray, int]:
+    """One replayed Ray Tune experiment; returns the anytime regret and the steps spent."""
+    _ensure_ray()
+    from ray import tune
+
+    tracker = RegretTracker(task, budget)
+    curves = [(c.steps.tolist(), [float(v) for v in c.values]) for c in task.curves]
+    positions: dict[str, int] = {}
+
+    class Spend(tune.Callback):
+        def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
+                            **info: Any) -> None:
+            if tracker.exhausted:
+                return
+            steps, values = curves[int(result["idx"])]
+            pos = int(result["training_iteration"])
+            prev = positions.get(trial.trial_id, 0)
+            positions[trial.trial_id] = max(prev, pos)
+            if pos <= prev:  # a replayed step after a resume costs nothing new
+                return
+            done = pos == len(steps)
+            delta = steps[pos - 1] - (steps[prev - 1] if prev else 0)
+            tracker.spend(int(delta), completed_final=values[-1] if done else None)
+
+    class BudgetStopper(tune.Stopper):
+        def __call__(self, trial_id: str, result: dict) -> bool:
+            return False
+
+        def stop_all(self) -> bool:
+            return tracker.exhausted
+
+    def final_of(idx: int) -> float:
+        return float(task.finals[idx])
+
+    scheduler = make_scheduler(method, max(len(c[0]) for c in curves), task.mode, final_of,
+                               lambda idx: len(curves[idx][0]))
+    callbacks: list = [Spend()]
+    if method.startswith("lc:"):
+        callbacks.append(scheduler.callback())
+    with tempfile.TemporaryDirectory() as storage:
+        tuner = tune.Tuner(
+            tune.with_parameters(_trainable, curves=curves),
+            param_space={"idx": tune.grid_search([int(i) for i in order])},
+            tune_config=tune.TuneConfig(metric="value", mode=task.mode, scheduler=scheduler,
+                                        max_concurrent_trials=CONCURRENCY, reuse_actors=True),
+            run_config=tune.RunConfig(storage_path=storage, name=_safe(study_name), verbose=0,
+                                      stop=BudgetStopper(), callbacks=callbacks),
+        )
+        tuner.fit()
+    return tracker.finish(), tracker.spent
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:100]
+
+
+def check_method(method: str) -> None:
+    """Raise a clear error for a method this replay does not know."""
+    if method.startswith("lc:"):
+        from lc_hpo.defaults import resolve_predictor
+
+        from .optuna_replay import parse_lc_method
+
+        resolve_predictor(parse_lc_method(method)[0])
+    elif method not in BUILTIN_METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {', '.join(BUILTIN_METHODS)} "
+                         "or lc:NAME[@THRESHOLD]")
+
+
+__all__ = ["BUILTIN_METHODS", "check_method", "make_scheduler", "replay_ordering"]

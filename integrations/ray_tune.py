@@ -1,0 +1,411 @@
+"""``LCScheduler``: the Ray Tune scheduler that stops, ranks and budgets trials from forecasts.
+
+A translation of Ray Tune's callbacks into the core's terms: each result extends the trial's curve;
+the core :class:`~lc_hpo.decision.StoppingRule` (the same code path as ``LCPruner``) decides whether it
+stops; :mod:`lc_hpo.allocation` decides which paused trial resumes first and what a budget can
+finish.  Ray does not restore a scheduler's state on ``Tuner.restore`` (ray-project/ray#30838), so
+every trial's curve is rebuilt in ``on_trial_add`` from the results Ray logged for it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ray.tune import Callback
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import TrialScheduler
+
+from lc_hpo.allocation import Candidate, fund, promise
+from lc_hpo.curve import MODES, Mode, is_better
+from lc_hpo.decision import DEFAULT_THRESHOLD, LEADER, Decision, StoppingRule
+from lc_hpo.defaults import resolve_predictor
+from lc_hpo.predictors import Predictor
+from lc_hpo.reports import curve_from_reports
+
+RUNNING, PAUSED, COMPLETE, STOPPED, ERROR = "running", "paused", "complete", "stopped", "error"
+
+
+@dataclass
+class _TrialState:
+    history: dict[int, float] = field(default_factory=dict)  # time_attr value -> metric
+    status: str = RUNNING
+    seconds: float = 0.0  # measured cost so far (time_total_s)
+    checkpoints: bool = False
+    decision: Decision | None = None
+    final: float | None = None
+
+    @property
+    def last_t(self) -> int:
+        return max(self.history) if self.history else 0
+
+
+class LCScheduler(TrialScheduler):
+    """Stop, rank and budget Ray Tune trials from learning-curve forecasts.
+
+    Args:
+        predictor: An lc-hpo predictor, a registered name or checkpoint path, or None (default).
+        metric, mode: What to optimise; or leave them to ``tune.TuneConfig(metric=, mode=)``.
+        time_attr: The result key that counts training progress (``training_iteration``).
+        max_t: A trial's full budget in ``time_attr`` units; trials are stopped there.
+        grace_period: Never stop a trial before this much progress.
+        threshold: Stop when P(final value beats the incumbent) falls below this.
+        n_startup_trials: Stop nothing before this many trials have completed.
+        rank: Pause trials at milestones and resume the most promising first (freeze-thaw); needs
+            trials that checkpoint (``tune.report(..., checkpoint=...)``), else only stopping is done.
+        milestone: Progress between two ranking checks of a running trial (default ``max_t // 4``).
+        budget: Optional total budget of the experiment, in ``budget_unit``.
+        budget_unit: ``"time_attr"`` (sum of trials' progress) or ``"seconds"`` (sum of their
+            measured ``time_total_s``).
+    """
+
+    def __init__(
+        self,
+        predictor: Predictor | str | None = None,
+        *,
+        metric: str | None = None,
+        mode: str | None = None,
+        time_attr: str = "training_iteration",
+        max_t: int = 100,
+        grace_period: int = 1,
+        threshold: float = DEFAULT_THRESHOLD,
+        n_startup_trials: int = 5,
+        rank: bool = True,
+        milestone: int | None = None,
+        budget: float | None = None,
+        budget_unit: str = "time_attr",
+    ) -> None:
+        super().__init__()
+        if mode is not None and mode not in MODES:
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        if isinstance(max_t, bool) or not isinstance(max_t, int) or max_t < 1:
+            raise ValueError(f"max_t must be a positive integer, got {max_t!r}")
+        if milestone is not None and (not isinstance(milestone, int) or milestone < 1):
+            raise ValueError(f"milestone must be a positive integer, got {milestone!r}")
+        if budget is not None and not budget > 0:
+            raise ValueError(f"budget must be positive, got {budget!r}")
+        if budget_unit not in ("time_attr", "seconds"):
+            raise ValueError("budget_unit must be 'time_attr' or 'seconds'")
+        self._rule = StoppingRule(resolve_predictor(predictor), threshold=threshold,
+                                  min_steps=grace_period, n_startup_trials=n_startup_trials)
+        self._metric = metric
+        self._mode: Mode | None = mode  # type: ignore[assignment]
+        self._time_attr = time_attr
+        self._max_t = max_t
+        self._rank = rank
+        self._milestone = milestone or max(1, max_t // 4)
+        self._budget = budget
+        self._budget_unit = budget_unit
+        self._trials: dict[str, _TrialState] = {}
+        self.n_paused = 0  # how many times a trial was paused to make way for a more promising one
+
+    # --- properties the user and the callback read --------------------------------------------
+    @property
+    def rule(self) -> StoppingRule:
+        return self._rule
+
+    def forecast_fields(self, trial_id: str) -> dict[str, Any]:
+        """The latest forecast of a trial as flat result fields (NaN where none was made)."""
+        st = self._trials.get(trial_id)
+        d = st.decision if st else None
+        nan = float("nan")
+        return {
+            "lc_p_better": d.p_better if d and d.p_better is not None else nan,
+            "lc_predicted_final": d.predicted_final if d and d.predicted_final is not None else nan,
+            "lc_lower": d.lower if d and d.lower is not None else nan,
+            "lc_upper": d.upper if d and d.upper is not None else nan,
+            "lc_reason": d.reason if d else "",
+        }
+
+    def callback(self) -> "LCForecastCallback":
+        """A ``tune.Callback`` that writes each trial's latest forecast into its results."""
+        return LCForecastCallback(self)
+
+    # --- Ray's scheduler interface --------------------------------------------------------------
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        if (metric and self._metric and metric != self._metric) or \
+                (mode and self._mode and mode != self._mode):
+            return False  # Ray then raises: metric/mode given in two places
+        self._metric = metric or self._metric
+        if mode is not None and mode not in MODES:
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self._mode = mode or self._mode  # type: ignore[assignment]
+        return True
+
+    def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
+        self._check_configured()
+        st = self._trials.setdefault(trial.trial_id, _TrialState())
+        if not st.history:
+            self._rebuild(trial, st)
+
+    def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
+        st = self._trials.setdefault(trial.trial_id, _TrialState())
+        st.status = RUNNING
+        point = self._read(result)
+        if point is None:
+            return TrialScheduler.CONTINUE
+        t, value = point
+        # A trial that restarted without a checkpoint counts from 1 again: forget the stale tail.
+        for stale in [k for k in st.history if k > t]:
+            del st.history[stale]
+        st.history[t] = value
+        st.seconds = float(result.get("time_total_s", st.seconds) or st.seconds)
+        if result.get("should_checkpoint") or result.get("checkpoint_dir_name"):
+            st.checkpoints = True
+        if t >= self._max_t:
+            self._complete(tune_controller, st)
+            return TrialScheduler.STOP
+        decision = self._decide([st])[0]
+        st.decision = decision
+        if decision.stop:
+            st.status = STOPPED
+            return TrialScheduler.STOP
+        if self._budget is not None and not self._funded(tune_controller, trial.trial_id):
+            st.status = STOPPED
+            return TrialScheduler.STOP
+        if self._rank and t % self._milestone == 0 and self._should_yield(tune_controller, trial, st):
+            st.status = PAUSED
+            self.n_paused += 1
+            return TrialScheduler.PAUSE
+        return TrialScheduler.CONTINUE
+
+    def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict) -> None:
+        st = self._trials.setdefault(trial.trial_id, _TrialState())
+        if st.status != STOPPED:
+            self._complete(tune_controller, st)
+
+    def on_trial_error(self, tune_controller: Any, trial: Trial) -> None:
+        self._trials.setdefault(trial.trial_id, _TrialState()).status = ERROR
+
+    def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:
+        st = self._trials.setdefault(trial.trial_id, _TrialState())
+        if st.status not in (COMPLETE, ERROR):
+            st.status = STOPPED
+
+    def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
+        trials = tune_controller.get_trials()
+        paused = [t for t in trials if t.status == Trial.PAUSED
+                  and self._trials.get(t.trial_id, _TrialState()).status != STOPPED]
+        if paused:
+            scores = self._scores([self._trials[t.trial_id] for t in paused])
+            return paused[max(range(len(paused)), key=lambda i: scores[i])]
+        for t in trials:
+            if t.status == Trial.PENDING:
+                return t
+        return None
+
+    def debug_string(self) -> str:
+        counts = {s: 0 for s in (RUNNING, PAUSED, COMPLETE, STOPPED, ERROR)}
+        for st in self._trials.values():
+            counts[st.status] += 1
+        inc = self._incumbent()
+        parts = [f"LCScheduler: {counts[RUNNING]} running, {counts[PAUSED]} paused, "
+                 f"{counts[COMPLETE]} complete, {counts[STOPPED]} stopped, {counts[ERROR]} errored; "
+                 f"{self.n_paused} pauses; incumbent {inc if inc is not None else '-'}"]
+        if self._budget is not None:
+            parts.append(f"budget {self._spent():.4g}/{self._budget:.4g} {self._budget_unit}")
+        live = [(k, st) for k, st in self._trials.items()
+                if st.status in (RUNNING, PAUSED) and st.decision and st.decision.p_better is not None]
+        for k, st in sorted(live, key=lambda kv: -(kv[1].decision.p_better or 0))[:5]:
+            d = st.decision
+            parts.append(f"  {k}: t={st.last_t} forecast {d.predicted_final:.4g} "
+                         f"[{d.lower:.4g}, {d.upper:.4g}], P(beats incumbent)={d.p_better:.3f}")
+        return "\n".join(parts)
+
+    # --- state that survives Tuner.restore via the callback ------------------------------------
+    def get_state(self) -> dict[str, Any]:
+        return {k: {"history": {str(t): v for t, v in st.history.items()}, "status": st.status,
+                    "seconds": st.seconds, "checkpoints": st.checkpoints, "final": st.final}
+                for k, st in self._trials.items()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        for k, s in state.items():
+            self._trials[k] = _TrialState(
+                history={int(t): float(v) for t, v in s["history"].items()},
+                status=s["status"], seconds=s["seconds"], checkpoints=s["checkpoints"],
+                final=s["final"])
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def _check_configured(self) -> None:
+        if not self._metric or self._mode not in MODES:
+            raise ValueError(
+                "LCScheduler needs a metric and a mode ('min' or 'max'): pass them to "
+                "LCScheduler(metric=..., mode=...) or to tune.TuneConfig(metric=..., mode=...)"
+            )
+
+    def _read(self, result: dict) -> tuple[int, float] | None:
+        if self._metric not in result or self._time_attr not in result:
+            missing = self._metric if self._metric not in result else self._time_attr
+            self._rule.warn_once(f"a result has no {missing!r}; LCScheduler keeps such trials "
+                                 "running without a forecast", key=f"missing-{missing}")
+            return None
+        try:
+            t = int(result[self._time_attr])
+            value = float(result[self._metric])
+        except (TypeError, ValueError):
+            self._rule.warn_once(f"{self._metric!r} or {self._time_attr!r} is not a number in a "
+                                 "result; such results are ignored", key="not-a-number")
+            return None
+        return t, value  # NaN/inf values are kept: the curve marks them diverged
+
+    def _curve(self, st: _TrialState):  # noqa: ANN202
+        return curve_from_reports(st.history, self._mode, self._max_t)  # type: ignore[arg-type]
+
+    def _completed(self) -> list[_TrialState]:
+        return [st for st in self._trials.values() if st.status == COMPLETE]
+
+    def _incumbent(self) -> float | None:
+        best = None
+        for st in self._completed():
+            if st.final is not None and math.isfinite(st.final) and (
+                    best is None or is_better(st.final, best, self._mode)):  # type: ignore[arg-type]
+                best = st.final
+        return best
+
+    def _decide(self, states: list[_TrialState]) -> list[Decision]:
+        return self._rule.decide_many([self._curve(st) for st in states], self._incumbent(),
+                                      len(self._completed()), [st.last_t for st in states])
+
+    def _scores(self, states: list[_TrialState]) -> list[float]:
+        return list(promise(self._rule, [self._curve(st) for st in states], self._incumbent()))
+
+    def _complete(self, tune_controller: Any, st: _TrialState) -> None:
+        st.status = COMPLETE
+        final = st.history[st.last_t] if st.history else None
+        st.final = final if final is not None and math.isfinite(final) else None  # diverged: none
+        self._review_paused(tune_controller)
+
+    def _review_paused(self, tune_controller: Any) -> None:
+        """The incumbent may have moved: stop paused trials that can no longer win."""
+        paused = [(k, st) for k, st in self._trials.items() if st.status == PAUSED]
+        if not paused:
+            return
+        decisions = self._decide([st for _, st in paused])
+        by_id = {t.trial_id: t for t in tune_controller.get_trials()}
+        for (k, st), d in zip(paused, decisions):
+            st.decision = d
+            if d.stop and k in by_id:
+                st.status = STOPPED
+                tune_controller.stop_trial(by_id[k])
+
+    def _should_yield(self, tune_controller: Any, trial: Trial, st: _TrialState) -> bool:
+        """At a milestone, pause this trial (it resumes later) when others deserve its slot first.
+
+        Freeze-thaw: while trials are still waiting to start, each running trial pauses at its
+        milestone so that every configuration gets explored; afterwards a trial pauses only if a
+        paused one promises more.  The leader (already at or beyond the incumbent) never pauses, and
+        trials that do not checkpoint are never paused, since they would restart from scratch.
+        """
+        if not st.checkpoints:
+            self._rule.warn_once(
+                "trials do not checkpoint (tune.report(..., checkpoint=...)): pausing would restart "
+                "them from scratch, so LCScheduler only stops trials and does not rank them",
+                key="no-checkpoints")
+            return False
+        if st.decision is not None and st.decision.reason == LEADER:
+            return False
+        trials = tune_controller.get_trials()
+        if any(t.status == Trial.PENDING for t in trials):
+            return True
+        waiting = [self._trials[t.trial_id] for t in trials
+                   if t.status == Trial.PAUSED and t.trial_id in self._trials
+                   and self._trials[t.trial_id].status == PAUSED]
+        if not waiting:
+            return False
+        scores = self._scores([st] + waiting)
+        return max(scores[1:]) > scores[0]
+
+    def _spent(self) -> float:
+        if self._budget_unit == "seconds":
+            return sum(st.seconds for st in self._trials.values())
+        return float(sum(st.last_t for st in self._trials.values()))
+
+    def _funded(self, tune_controller: Any, trial_id: str) -> bool:
+        """Whether the budget can still finish this trial; unfunded paused trials are stopped."""
+        remaining = self._budget - self._spent()  # type: ignore[operator]
+        live = {k: st for k, st in self._trials.items() if st.status in (RUNNING, PAUSED)}
+        candidates = []
+        for k, st in live.items():
+            per_unit = 1.0
+            if self._budget_unit == "seconds":
+                per_unit = st.seconds / st.last_t if st.last_t else 0.0
+            candidates.append(Candidate(k, self._curve(st),
+                                        max(self._max_t - st.last_t, 0) * per_unit))
+        funded = fund(self._rule, candidates, self._incumbent(), remaining)
+        by_id = {t.trial_id: t for t in tune_controller.get_trials()}
+        for k, st in live.items():
+            if k != trial_id and st.status == PAUSED and k not in funded and k in by_id:
+                st.status = STOPPED
+                tune_controller.stop_trial(by_id[k])
+        return trial_id in funded
+
+    def _rebuild(self, trial: Trial, st: _TrialState) -> None:
+        """After ``Tuner.restore``: the trial's curve from the results Ray logged for it."""
+        try:
+            path = os.path.join(trial.path, "result.json")
+        except Exception:  # a brand-new trial has no directory yet
+            return
+        if not os.path.isfile(path):
+            return
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    row = _flatten(json.loads(line))
+                    if row.get("trial_id") not in (None, trial.trial_id):
+                        continue
+                    point = self._read(row)
+                    if point:
+                        st.history[point[0]] = point[1]
+                        st.seconds = float(row.get("time_total_s", st.seconds) or st.seconds)
+                        if row.get("should_checkpoint") or row.get("checkpoint_dir_name"):
+                            st.checkpoints = True
+        except (OSError, ValueError) as exc:
+            self._rule.warn_once(f"could not read the logged results of trial {trial.trial_id} "
+                                 f"({exc}); its curve starts afresh", key="rebuild")
+            return
+        if trial.status == Trial.TERMINATED:
+            if st.last_t >= self._max_t:
+                st.status = COMPLETE
+                st.final = st.history.get(st.last_t)
+            else:
+                st.status = STOPPED
+        elif trial.status == Trial.ERROR:
+            st.status = ERROR
+        else:
+            st.status = PAUSED if trial.status == Trial.PAUSED else RUNNING
+
+
+def _flatten(row: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in row.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "/"))
+        else:
+            out[key] = v
+    return out
+
+
+class LCForecastCallback(Callback):
+    """Writes each trial's latest forecast (``lc_p_better``, ``lc_predicted_final``, ``lc_lower``,
+    ``lc_upper``, ``lc_reason``) into its results, so progress files and ``ResultGrid`` show it; it
+    also carries the scheduler's state through ``Tuner.restore``."""
+
+    def __init__(self, scheduler: LCScheduler) -> None:
+        self.scheduler = scheduler
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Trial, result: dict,
+                        **info: Any) -> None:
+        result.update(self.scheduler.forecast_fields(trial.trial_id))
+
+    def get_state(self) -> dict | None:
+        return {"scheduler": self.scheduler.get_state()}
+
+    def set_state(self, state: dict) -> None:
+        self.scheduler.set_state(state.get("scheduler", {}))
+
+
+__all__ = ["LCForecastCallback", "LCScheduler"]

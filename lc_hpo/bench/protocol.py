@@ -1,0 +1,181 @@
+"""The replay protocol of Domhan et al. (2015) and LC-PFN: "vertical model selection", framework-free.
+
+A task's configurations are visited in a random order; each runs step by step until it completes or a
+method stops it; the study ends when ``budget_factor × max_step`` steps are spent (steps of stopped runs
+count).  After every step spent we record the regret |best final value found − best final value of the
+task|; before the first completed run it is the task's largest regret.  Averaging over orderings gives a
+mean anytime-regret curve per method, from which speedups are read.
+
+The framework runners (Optuna, Ray Tune) only drive a study over a :class:`ReplayTask` with a
+:class:`RegretTracker`; everything measured is computed here, once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from ..curve import Curve, Mode, is_better
+
+
+@dataclass
+class ReplayTask:
+    """The curves of one task, with what the protocol needs to know about them."""
+
+    name: str
+    curves: list[Curve]
+    mode: Mode = field(init=False)
+    max_step: int = field(init=False)
+    finals: np.ndarray = field(init=False)  # NaN where the final measurement diverged
+    best_final: float = field(init=False)
+    largest_regret: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not self.curves:
+            raise ValueError(f"task {self.name!r} has no curves")
+        modes = {c.mode for c in self.curves}
+        if len(modes) != 1:
+            raise ValueError(f"task {self.name!r} mixes modes {sorted(modes)}; one task, one metric")
+        self.mode = modes.pop()  # type: ignore[assignment]
+        self.max_step = max(int(c.max_step or 0) for c in self.curves)
+        incomplete = [c.config_id for c in self.curves if c.max_step != self.max_step
+                      or not c.is_complete]
+        if incomplete:
+            raise ValueError(
+                f"task {self.name!r}: replay needs complete curves with one max_step "
+                f"({self.max_step}); {len(incomplete)} are not, e.g. config {incomplete[0]!r}"
+            )
+        self.finals = np.array([c.final_value for c in self.curves])
+        finite = self.finals[np.isfinite(self.finals)]
+        if finite.size == 0:
+            raise ValueError(f"task {self.name!r}: no curve has a finite final value")
+        self.best_final = float(finite.min() if self.mode == "min" else finite.max())
+        self.largest_regret = float(np.max(np.abs(finite - self.best_final)))
+
+    def budget(self, budget_factor: float) -> int:
+        """Steps a study may spend: ``budget_factor`` full runs."""
+        return int(round(budget_factor * self.max_step))
+
+    def ordering(self, seed: int, index: int) -> np.ndarray:
+        """The ``index``-th random order of the configurations (deterministic for a seed)."""
+        key = [seed, index] + [ord(ch) for ch in self.name]
+        return np.random.default_rng(key).permutation(len(self.curves))
+
+
+class RegretTracker:
+    """Anytime regret of one replayed study, one entry per step spent."""
+
+    def __init__(self, task: ReplayTask, budget: int) -> None:
+        self.task = task
+        self.budget = budget
+        self.regret = np.full(budget, task.largest_regret)
+        self.spent = 0
+        self.best_found: float | None = None
+        self.completed = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.spent >= self.budget
+
+    def spend(self, n_steps: int = 1, completed_final: float | None = None) -> bool:
+        """Spend ``n_steps``; a run that completes with them passes its final value.
+
+        Returns False (and spends only what is left) when the budget runs out first; the completion
+        then does not count, since the run never reached its end.
+        """
+        if n_steps < 1:
+            raise ValueError("a step costs at least one unit of budget")
+        left = self.budget - self.spent
+        take = min(n_steps, left)
+        current = self._current()
+        self.regret[self.spent:self.spent + take] = current
+        self.spent += take
+        if take < n_steps:
+            return False
+        if completed_final is not None:
+            self.completed += 1
+            if math.isfinite(completed_final) and (
+                    self.best_found is None
+                    or is_better(completed_final, self.best_found, self.task.mode)):
+                self.best_found = completed_final
+            self.regret[self.spent - 1] = self._current()
+        return True
+
+    def _current(self) -> float:
+        if self.best_found is None:
+            return self.task.largest_regret
+        return abs(self.best_found - self.task.best_final)
+
+    def finish(self) -> np.ndarray:
+        """The full anytime-regret curve; budget left unspent (configurations ran out) keeps the
+        last regret."""
+        if self.spent < self.budget:
+            self.regret[self.spent:] = self._current()
+        return self.regret
+
+
+@dataclass
+class MethodOnTask:
+    """A method's result on one task, over all orderings."""
+
+    mean_regret: np.ndarray  # anytime regret averaged over orderings, length budget
+    steps: float  # mean steps spent (less than the budget when configurations ran out)
+    speedup: float = 0.0
+    oracle_fraction: float = 0.0
+    missed: int = 0
+
+    @property
+    def regret(self) -> float:
+        return float(self.mean_regret[-1])
+
+    def to_dict(self) -> dict[str, float]:
+        return {"speedup": self.speedup, "oracle_fraction": self.oracle_fraction,
+                "regret": self.regret, "steps": self.steps, "missed": self.missed}
+
+
+def combine_orderings(regrets: Sequence[np.ndarray], steps: Sequence[float]) -> MethodOnTask:
+    """Average the orderings of one method on one task."""
+    return MethodOnTask(mean_regret=np.mean(np.stack(regrets), axis=0),
+                        steps=float(np.mean(steps)))
+
+
+def speedup(mean_regret: np.ndarray, target: float) -> float:
+    """Budget ÷ the first step (1-based) at which ``mean_regret`` is at most ``target``; 0 if never."""
+    hit = np.nonzero(mean_regret <= target + 1e-12 * max(abs(target), 1.0))[0]
+    if hit.size == 0:
+        return 0.0
+    return len(mean_regret) / float(hit[0] + 1)
+
+
+def score_task(results: dict[str, MethodOnTask], baseline: str = "none",
+               oracle: str = "oracle") -> None:
+    """Fill in speedups (against ``baseline``'s final mean regret) and oracle fractions."""
+    if baseline not in results:
+        raise ValueError(f"speedups are measured against {baseline!r}; include it in the methods")
+    target = results[baseline].regret
+    for r in results.values():
+        r.speedup = speedup(r.mean_regret, target)
+        r.missed = int(r.speedup == 0.0)
+    if oracle in results and results[oracle].speedup > 0:
+        for r in results.values():
+            r.oracle_fraction = r.speedup / results[oracle].speedup
+
+
+def summarise(tasks: dict[str, dict[str, MethodOnTask]]) -> dict[str, dict[str, float]]:
+    """Per method: median over tasks of speedup and oracle fraction, mean of regret and missed."""
+    methods: list[str] = []
+    for per_task in tasks.values():
+        methods += [m for m in per_task if m not in methods]
+    summary = {}
+    for m in methods:
+        rs = [per_task[m] for per_task in tasks.values() if m in per_task]
+        summary[m] = {
+            "median_speedup": float(np.median([r.speedup for r in rs])),
+            "median_oracle_fraction": float(np.median([r.oracle_fraction for r in rs])),
+            "mean_regret": float(np.mean([r.regret for r in rs])),
+            "missed": float(np.mean([r.missed for r in rs])),
+        }
+    return summary

@@ -1,0 +1,27 @@
+"""Learned curve predictors: meta-trained on many curves, loaded from weights-only checkpoints."""
+
+import os
+
+from .checkpoint import CheckpointError, load_checkpoint
+from .predictors import MixtureLSTMPredictor, RecursiveLSTMPredictor
+from .prior import synthetic_curves
+
+_KINDS = {MixtureLSTMPredictor.kind: MixtureLSTMPredictor,
+          RecursiveLSTMPredictor.kind: RecursiveLSTMPredictor}
+
+
+def load_predictor(path: str | os.PathLike) -> MixtureLSTMPredictor | RecursiveLSTMPredictor:
+    """Whatever learned predictor a checkpoint holds (weights only)."""
+    kind = load_checkpoint(path).get("kind")
+    if kind not in _KINDS:
+        raise CheckpointError(f"{path}: unknown model kind {kind!r}")
+    return _KINDS[kind].load(path)
+
+__all__ = [
+    "CheckpointError",
+    "MixtureLSTMPredictor",
+    "RecursiveLSTMPredictor",
+    "load_checkpoint",
+    "load_predictor",
+    "synthetic_curves",
+]

@@ -1,0 +1,54 @@
+"""Recording real training runs as curve sets, so that every real sweep becomes benchmark data."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..curve import Curve
+from ..curveset import write_curves
+from ..tasks import EpochResult, architecture_graph, build_model, load_dataset, sample_config, train
+
+
+def curve_from_history(history: Sequence[EpochResult], config: Mapping[str, Any], task: str,
+                       config_id: str, max_step: int, arch: Mapping[str, Any] | None = None
+                       ) -> Curve:
+    """A validation-accuracy curve (with losses and per-epoch seconds) from a training history."""
+    return Curve(
+        steps=[r.epoch for r in history],
+        values=[r.val_accuracy for r in history],
+        mode="max",
+        max_step=max_step,
+        task=task,
+        config_id=config_id,
+        config=dict(config),
+        metric="val_accuracy",
+        step_cost=[r.seconds for r in history],
+        arch=arch,
+        extra={"val_loss": [r.val_loss for r in history],
+               "train_loss": [r.train_loss for r in history]},
+    )
+
+
+def record_sweep(dataset: str = "digits", n_configs: int = 100, epochs: int = 30, seed: int = 0,
+                 progress: bool = True) -> Iterator[Curve]:
+    """Train ``n_configs`` random configurations to the end and yield their curves."""
+    import torch
+
+    torch.set_num_threads(1)
+    data = load_dataset(dataset)
+    rng = np.random.default_rng(seed)
+    task = f"{dataset}/mlp-cnn-{epochs}ep"
+    for i in tqdm(range(n_configs), desc=f"recording {dataset}", disable=not progress):
+        config = sample_config(rng)
+        arch = architecture_graph(build_model(config, data.image_size, data.n_classes))
+        history = list(train(config, data, epochs, seed=seed * 100_003 + i))
+        yield curve_from_history(history, config, task, f"{seed}-{i}", epochs, arch)
+
+
+def record_to_file(out: str | os.PathLike, **kwargs: Any) -> int:
+    """Record a sweep into a curve-set file; returns how many curves were written."""
+    return write_curves(record_sweep(**kwargs), out)

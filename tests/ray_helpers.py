@@ -1,0 +1,46 @@
+"""Trainables and a runner for the Ray Tune tests; importable so restored experiments find them."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from optuna_objectives import curve_for  # noqa: F401  (tests put this folder on sys.path)
+
+STEPS = 20
+
+
+def quiet_ray() -> None:
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS", "0")
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 logging_level="ERROR", configure_logging=False)
+
+
+def curve_trainable(config: dict) -> None:
+    """Reports the synthetic accuracy curve of ``config['q']``; checkpoints if asked to."""
+    from ray import tune
+
+    values = curve_for(config["q"], config.get("seed", 0), STEPS)
+    start = 0
+    ckpt = tune.get_checkpoint()
+    if ckpt:
+        with ckpt.as_directory() as d, open(os.path.join(d, "pos.json")) as fh:
+            start = json.load(fh)["pos"]
+    for pos in range(start, STEPS):
+        metrics = {"acc": float(values[pos])}
+        if config.get("nan_at") == pos:
+            metrics["acc"] = float("nan")
+        if config.get("fail_at") == pos:
+            raise RuntimeError("this trial fails on purpose")
+        if config.get("checkpoint", True):
+            with tempfile.TemporaryDirectory() as d:
+                with open(os.path.join(d, "pos.json"), "w") as fh:
+                    json.dump({"pos": pos + 1}, fh)
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+        else:
+            tune.report(metrics)

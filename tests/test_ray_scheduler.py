@@ -1,0 +1,126 @@
+"""LCScheduler in real local Ray Tune runs (num_cpus=2)."""
+
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ray import tune  # noqa: E402
+
+from lc_hpo import LCScheduler  # noqa: E402
+from lc_hpo.decision import ForecastWarning  # noqa: E402
+
+from .ray_helpers import STEPS, curve_trainable, quiet_ray  # noqa: E402
+
+QS = [0.9, 0.1, 0.2, 0.15, 0.05, 0.3, 0.12, 0.25]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_session():
+    quiet_ray()
+    yield
+    import ray
+
+    ray.shutdown()
+
+
+def run(tmp_path, scheduler, space, callbacks=(), concurrency=2, **tune_kw):
+    tuner = tune.Tuner(
+        curve_trainable, param_space=space,
+        tune_config=tune.TuneConfig(metric="acc", mode="max", scheduler=scheduler,
+                                    max_concurrent_trials=concurrency, reuse_actors=True, **tune_kw),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="exp", verbose=0,
+                                  callbacks=[scheduler.callback(), *callbacks]))
+    return tuner.fit()
+
+
+def by_q(grid):
+    return {r.config["q"]: r for r in grid}
+
+
+def test_stops_hopeless_trials_keeps_the_best_and_shows_forecasts(tmp_path):
+    sched = LCScheduler("parametric", max_t=STEPS, n_startup_trials=2, rank=False)
+    grid = run(tmp_path, sched, {"q": tune.grid_search(QS)})
+    assert grid.num_errors == 0
+    iters = {q: int(r.metrics["training_iteration"]) for q, r in by_q(grid).items()}
+    assert iters[0.9] == STEPS  # the best configuration ran to the end
+    assert sum(i < STEPS for i in iters.values()) >= 3  # hopeless ones were stopped early
+    df = grid.get_dataframe()
+    assert {"lc_p_better", "lc_predicted_final", "lc_reason"} <= set(df.columns)
+    stopped = [r for r in grid if r.metrics["training_iteration"] < STEPS]
+    assert all(r.metrics["lc_p_better"] < 0.05 for r in stopped)
+    assert "complete" in sched.debug_string() and "stopped" in sched.debug_string()
+
+
+def test_freeze_thaw_pauses_and_resumes_checkpointing_trials(tmp_path):
+    sched = LCScheduler("parametric", max_t=STEPS, n_startup_trials=2, milestone=5, threshold=0.0)
+    grid = run(tmp_path, sched, {"q": tune.grid_search(QS[:6])})
+    assert grid.num_errors == 0 and sched.n_paused > 0
+    for r in grid:  # resumed from checkpoints: progress never restarts
+        it = list(r.metrics_dataframe["training_iteration"])
+        assert it == sorted(set(it)) and it[-1] == STEPS
+
+
+def test_without_checkpoints_it_only_stops_and_says_so(tmp_path):
+    sched = LCScheduler("parametric", max_t=STEPS, n_startup_trials=2, milestone=5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        grid = run(tmp_path, sched, {"q": tune.grid_search(QS[:5]), "checkpoint": False})
+    assert sched.n_paused == 0 and grid.num_errors == 0
+    assert any("do not checkpoint" in str(w.message) for w in caught
+               if issubclass(w.category, ForecastWarning))
+
+
+def test_budget_is_spent_on_the_most_promising_and_they_finish(tmp_path):
+    sched = LCScheduler("parametric", max_t=STEPS, n_startup_trials=1, budget=70, rank=False)
+    grid = run(tmp_path, sched, {"q": tune.grid_search(QS)})
+    iters = {q: int(r.metrics["training_iteration"]) for q, r in by_q(grid).items()}
+    assert sum(iters.values()) <= 70 + 2 * 2  # a result in flight per slot may overshoot
+    assert iters[0.9] == STEPS
+    assert "budget" in sched.debug_string()
+
+
+def test_bad_results_never_crash_the_experiment(tmp_path):
+    sched = LCScheduler("parametric", max_t=STEPS, n_startup_trials=1, rank=False)
+    space = {"q": tune.grid_search([0.9, 0.5, 0.4, 0.3]),
+             "nan_at": tune.sample_from(lambda spec: 3 if spec.config.q == 0.5 else None),
+             "fail_at": tune.sample_from(lambda spec: 4 if spec.config.q == 0.4 else None)}
+    grid = run(tmp_path, sched, space)
+    assert grid.num_errors == 1  # the failing trial, and only it
+    assert by_q(grid)[0.9].metrics["training_iteration"] == STEPS
+
+
+def test_metric_and_mode_must_be_known():
+    with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
+        LCScheduler("parametric", mode="up")
+    s = LCScheduler("parametric", metric="acc", mode="max")
+    assert s.set_search_properties("loss", "min") is False  # Ray reports the conflict
+    with pytest.raises(ValueError, match="needs a metric and a mode"):
+        LCScheduler("parametric").on_trial_add(None, object())
+
+
+@pytest.mark.parametrize("with_callback", ["0", "1"])
+def test_restored_experiment_continues_with_its_curves(tmp_path, with_callback):
+    """Ray restores no scheduler state (ray-project/ray#30838); LCScheduler rebuilds it."""
+    worker = Path(__file__).with_name("ray_restore_worker.py")
+    path = tmp_path / "restore_exp"
+    for phase in ("run", "restore"):
+        out = subprocess.run([sys.executable, str(worker), phase, str(path), with_callback],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    trials = report["trials"]
+    assert len(trials) == 6
+    assert sum(t["n_after"] for t in trials) > 0, "the restore should have had work left"
+    # Trials that completed before the interruption never report again; the restored scheduler
+    # knows them only if it rebuilt its state (from the logged results, or the callback's state).
+    assert report["complete_known"] == sum(t["last"] == STEPS for t in trials) > 0
+    if with_callback == "1":  # forecasts are visible, and none waits for start-up trials again
+        reasons_after = [r for t in trials for r in t["reasons_after"]]
+        assert reasons_after and "startup" not in reasons_after
