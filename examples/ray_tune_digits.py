@@ -66,7 +66,9 @@ def run(name: str, scheduler, trials: int, epochs: int, seed: int, storage: str)
         train_digits,
         param_space=space(epochs),
         tune_config=tune.TuneConfig(metric="val_accuracy", mode="max", scheduler=scheduler,
-                                    num_samples=trials, max_concurrent_trials=2, reuse_actors=True,
+                                    # no max_concurrent_trials: 2 CPUs run 2 trials and the rest
+                                    # wait as PENDING, so LCScheduler can pause and rank them
+                                    num_samples=trials, reuse_actors=True,
                                     search_alg=BasicVariantGenerator(random_state=seed)),
         run_config=tune.RunConfig(storage_path=storage, name=name, verbose=0, callbacks=callbacks),
     ).fit()

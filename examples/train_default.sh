@@ -6,6 +6,11 @@
 # Needs ../shared/data (or $LC_HPO_SHARED/data) and takes about 26 minutes on 2 CPU cores.
 #
 #   bash examples/train_default.sh [OUT.pt]
+#
+# The same data trains the seed paper's recursive LSTM for the comparison in the README
+# (about 4 minutes; it stops early):
+#
+#   MODEL=lstm MINUTES=8 PRIOR= bash examples/train_default.sh lstm.pt
 set -euo pipefail
 SHARED=${LC_HPO_SHARED:-../shared}
 OUT=${1:-lc_hpo/models/default.pt}
@@ -16,7 +21,8 @@ TRAIN_LCBENCH=167181,167184,167185,167190,167200,167201,168329,168330,168331,168
 TS=$SHARED/data/taskset
 lc-hpo data lcbench --surrogate "$SHARED/data/lcbench_surrogate" --tasks $TRAIN_LCBENCH \
     --configs 500 --seed 1 --out "$WORK/lcbench_train.jsonl.gz"
-lc-hpo train --model lstm_mixture --prior --minutes 25 --seed 0 --out "$OUT" --curves \
+lc-hpo train --model "${MODEL:-lstm_mixture}" ${PRIOR---prior} --minutes "${MINUTES:-25}" --seed 0 \
+    --out "$OUT" --curves \
     "$WORK/lcbench_train.jsonl.gz" \
     "$TS/patch128_LSTM128_bs64.jsonl" \
     "$TS/patch32_LSTM128_E128_bs128.jsonl" \

@@ -10,6 +10,7 @@ concurrency.  A callback spends the budget and tracks regret with the framework-
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import tempfile
@@ -30,6 +31,9 @@ def _ensure_ray() -> None:
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS", "0")
+    # The budget stopper ends an experiment with a trial that never reported: Ray then warns that
+    # it "failed to fetch metrics" of that trial, which is expected here and only noise.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     if not ray.is_initialized():
         ray.init(num_cpus=CONCURRENCY, include_dashboard=False, log_to_driver=False,
                  logging_level="ERROR", configure_logging=False)

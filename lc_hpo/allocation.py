@@ -31,11 +31,18 @@ class Candidate:
 def promise(rule: StoppingRule, curves: Sequence[Curve], incumbent: float | None) -> np.ndarray:
     """Expected improvement of each curve's final value over ``incumbent`` (higher is better).
 
-    Without an incumbent, the forecast final value itself, turned so that higher is better.  If the
-    forecast fails or is not finite the promise is +inf: a trial is never starved for lack of a
-    forecast, and the rule says so once.
+    Without an incumbent, the forecast final value itself, turned so that higher is better.  A trial
+    with no finite value yet (it has just started) has nothing to forecast and gets +inf, quietly.  If
+    the forecast fails or is not finite the promise is +inf too: a trial is never starved for lack of
+    a forecast, and the rule says so once.
     """
     curves = list(curves)
+    seen = np.array([c.finite[1].size > 0 for c in curves], dtype=bool)
+    if not seen.all():
+        out = np.full(len(curves), math.inf)
+        if seen.any():
+            out[seen] = promise(rule, [c for c, s in zip(curves, seen) if s], incumbent)
+        return out
     if not curves:
         return np.zeros(0)
     try:

@@ -6,9 +6,10 @@ trials, and act on the :class:`Decision` that comes back.
 
 The rule (Domhan et al. 2015, LC-PFN): stop a trial when the forecast probability that its value at
 ``max_step`` beats the incumbent (the best value among completed trials) falls below ``threshold``; never
-before ``min_steps``, never before ``n_startup_trials`` trials have completed, and never while the trial
-is itself the leader (its latest value already matches or beats the incumbent).  A forecast that
-raises or comes back non-finite means *keep training*, and says so once.
+before ``min_steps``, never on fewer than ``min_points`` finite values, never before
+``n_startup_trials`` trials have completed, and never while the trial is itself the leader (its
+latest value already matches or beats the incumbent).  A forecast that raises or comes back
+non-finite means *keep training*, and says so once.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ MIN_STEPS = "min_steps"  # too early in this trial
 NO_INCUMBENT = "no_incumbent"  # no completed trial has a finite value
 AT_MAX_STEP = "at_max_step"  # the trial already reached its budget
 NO_DATA = "no_data"  # the trial has no finite measurement yet (e.g. it diverged at once)
+FEW_POINTS = "few_points"  # too few finite values to see the curve's shape
 LEADER = "leader"  # the trial's latest value already matches or beats the incumbent
 FORECAST_FAILED = "forecast_failed"  # the predictor raised or returned non-finite numbers
 FORECAST = "forecast"  # the forecast decided (stop or continue)
@@ -78,6 +80,10 @@ class StoppingRule:
         Never stop a trial whose current step (in the caller's numbering) is below this.
     n_startup_trials:
         Never stop anything until this many trials have completed.
+    min_points:
+        Never stop a trial with fewer finite values than this.  One value says where a curve is,
+        not where it is going: on held-out TaskSet tasks the bundled model's one-value forecasts put
+        21 % of finals below their 5 % quantile (2 % from two values on), so the default is 2.
     """
 
     def __init__(
@@ -86,6 +92,7 @@ class StoppingRule:
         threshold: float = DEFAULT_THRESHOLD,
         min_steps: int = 1,
         n_startup_trials: int = 5,
+        min_points: int = 2,
     ) -> None:
         if not isinstance(predictor, Predictor):
             raise TypeError(
@@ -102,11 +109,25 @@ class StoppingRule:
                 f"n_startup_trials must be a positive integer (at least one completed trial is "
                 f"needed for an incumbent), got {n_startup_trials!r}"
             )
+        if isinstance(min_points, bool) or not isinstance(min_points, int) or min_points < 1:
+            raise ValueError(f"min_points must be a positive integer, got {min_points!r}")
         self.predictor = predictor
+        self.min_points = min_points
         self.threshold = float(threshold)
         self.min_steps = min_steps
         self.n_startup_trials = n_startup_trials
         self._warned: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        # Ray Tune pickles its scheduler (and so this rule) into the experiment state: a lock
+        # cannot travel, a fresh one is made on the other side.
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
         self._lock = threading.Lock()
 
     # --- public API ------------------------------------------------------------------------------
@@ -163,6 +184,8 @@ class StoppingRule:
         _, finite = curve.finite
         if finite.size == 0:
             return keep(NO_DATA)
+        if finite.size < self.min_points:
+            return keep(FEW_POINTS)
         if not is_better(inc, float(finite[-1]), curve.mode):  # at least as good as the incumbent now
             return keep(LEADER)
         return None

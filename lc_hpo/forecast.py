@@ -147,7 +147,8 @@ class Forecast:
         minimise = np.array([check_mode(m) == "min" for m in modes])
         ref = np.broadcast_to(np.asarray(reference, dtype=float), (self.n_curves,))
         cdf = self.cdf(np.repeat(ref[:, None], self.means.shape[2], axis=1))[:, horizon]
-        return np.where(minimise, cdf, 1.0 - cdf)
+        # Mixture weights summing to 1 ± ulp can put the CDF a hair above 1: keep a probability.
+        return np.clip(np.where(minimise, cdf, 1.0 - cdf), 0.0, 1.0)
 
     def expected_improvement(self, reference: np.ndarray | float, mode: Mode | Sequence[Mode],
                              horizon: int = -1) -> np.ndarray:

@@ -17,8 +17,12 @@ def quiet_ray() -> None:
     import ray
 
     if not ray.is_initialized():
+        # Ray's workers import the trainable by module name: give them this folder and the repo.
+        here = os.path.dirname(os.path.abspath(__file__))
+        path = os.pathsep.join([here, os.path.dirname(here), os.environ.get("PYTHONPATH", "")])
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-                 logging_level="ERROR", configure_logging=False)
+                 logging_level="ERROR", configure_logging=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": path.rstrip(os.pathsep)}})
 
 
 def curve_trainable(config: dict) -> None:

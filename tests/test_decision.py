@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from lc_hpo import Forecast
-from lc_hpo.decision import (AT_MAX_STEP, FORECAST, FORECAST_FAILED, LEADER, MIN_STEPS,
-                             NO_DATA, NO_INCUMBENT, STARTUP, ForecastWarning, StoppingRule)
+from lc_hpo.decision import (AT_MAX_STEP, FEW_POINTS, FORECAST, FORECAST_FAILED, LEADER,
+                             MIN_STEPS, NO_DATA, NO_INCUMBENT, STARTUP, ForecastWarning,
+                             StoppingRule)
 from lc_hpo.predictors import Predictor, make_predictor
 
 from .conftest import make_curve, saturating
@@ -60,6 +61,9 @@ def test_min_mode_mirrors_max_mode():
         ({}, weak_curve(), float("nan"), 5, NO_INCUMBENT),
         ({}, make_curve([0.1] * 10, max_step=10), 0.9, 5, AT_MAX_STEP),
         ({}, make_curve([np.nan] * 5, max_step=10), 0.9, 5, NO_DATA),
+        ({}, make_curve([0.1], max_step=10), 0.9, 5, FEW_POINTS),
+        ({}, make_curve([0.1, np.nan, np.nan], max_step=10), 0.9, 5, FEW_POINTS),
+        ({"min_points": 16}, weak_curve(), 0.9, 5, FEW_POINTS),
         ({}, weak_curve(), 0.45, 5, LEADER),
     ],
 )
@@ -104,6 +108,7 @@ def test_decide_many_batches_and_matches_decide():
         ({"threshold": 1.5}, "threshold must be a probability"),
         ({"min_steps": -1}, "min_steps must be"),
         ({"n_startup_trials": 0}, "n_startup_trials must be a positive"),
+        ({"min_points": 0}, "min_points must be a positive"),
     ],
 )
 def test_parameters_are_validated(kwargs, message):

@@ -39,3 +39,13 @@ def test_prob_better_takes_one_mode_per_curve():
         f.prob_better(1.0, ["max"])
     with pytest.raises(ValueError, match="mode must be"):
         f.prob_better(1.0, "up")
+
+
+def test_prob_better_stays_a_probability_far_in_the_tails():
+    # seven components whose weights sum to 1 only up to rounding: the CDF may exceed 1 by an ulp
+    w = np.full((1, 7, 1), 1 / 7)
+    f = Forecast(np.ones((1, 1)), w, np.zeros((1, 7, 1)), np.full((1, 7, 1), 0.01))
+    for ref in (-50.0, 50.0):
+        for mode in ("max", "min"):
+            p = f.prob_better(ref, mode)[0]
+            assert 0.0 <= p <= 1.0

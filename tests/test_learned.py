@@ -71,12 +71,15 @@ def test_mixture_is_calibrated_on_its_validation_tasks(mixture):
 
 
 def test_forecasts_follow_scale_and_direction(mixture):
+    # Not exactly equivariant by design: the distance to the bounds 0, 1 and 100 is an input, so an
+    # accuracy of 0.8 and one of 80 % are alike but not identical.  The units must carry through.
     base = make_curve(saturating(0.8, 0.1, 0.1, 20, noise=0.01), max_step=60)
     moved = base.replace(values=100 * base.values)
     flipped = base.replace(values=-base.values, mode="min")
     f0, f1, f2 = (mixture.predict([c]) for c in (base, moved, flipped))
-    np.testing.assert_allclose(f1.mean, 100 * f0.mean, rtol=1e-4)
-    np.testing.assert_allclose(f2.mean, -f0.mean, rtol=1e-4)
+    np.testing.assert_allclose(f1.mean, 100 * f0.mean, rtol=0.05)
+    np.testing.assert_allclose(f1.std, 100 * f0.std, rtol=0.5)
+    np.testing.assert_allclose(f2.mean, -f0.mean, rtol=0.05)
 
 
 def test_unfitted_predictors_say_what_to_do():
