@@ -76,7 +76,8 @@ def run(name: str, scheduler, trials: int, epochs: int, seed: int, storage: str)
     iters = [int(r.metrics.get("training_iteration", 0)) for r in grid]
     best = grid.get_best_result(metric="val_accuracy", mode="max", scope="last")
     return {"scheduler": name, "trials": len(iters), "stopped": sum(i < epochs for i in iters),
-            "epochs": sum(iters), "best": best.metrics["val_accuracy"], "seconds": seconds}
+            "epochs": sum(iters), "best": best.metrics["val_accuracy"], "seconds": seconds,
+            "pauses": getattr(scheduler, "n_paused", "-")}
 
 
 def main() -> None:
@@ -104,10 +105,11 @@ def main() -> None:
             rows.append(run(name, sched, args.trials, args.epochs, args.seed, storage))
     ray.shutdown()
     print(f"\n{args.trials} trials of up to {args.epochs} epochs on digits, 2 at a time:")
-    print("| scheduler | trials | stopped early | epochs trained | best val. accuracy | wall time (s) |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| scheduler | trials | stopped early | pauses | epochs trained | best val. accuracy | "
+          "wall time (s) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['scheduler']} | {r['trials']} | {r['stopped']} | {r['epochs']} | "
+        print(f"| {r['scheduler']} | {r['trials']} | {r['stopped']} | {r['pauses']} | {r['epochs']} | "
               f"{r['best']:.4f} | {r['seconds']:.1f} |")
 
 

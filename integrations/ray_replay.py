@@ -34,6 +34,9 @@ def _ensure_ray() -> None:
     # The budget stopper ends an experiment with a trial that never reported: Ray then warns that
     # it "failed to fetch metrics" of that trial, which is expected here and only noise.
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    # Trials resumed after a pause (MedianStoppingRule yields time, LCScheduler ranks) make Ray's
+    # logger look for a "remote" result.json of the local storage path; also only noise here.
+    logging.getLogger("ray.tune.logger").setLevel(logging.ERROR)
     if not ray.is_initialized():
         ray.init(num_cpus=CONCURRENCY, include_dashboard=False, log_to_driver=False,
                  logging_level="ERROR", configure_logging=False)
