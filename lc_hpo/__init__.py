@@ -17,8 +17,8 @@ from .predictors import Predictor, available_predictors, make_predictor
 __version__ = "0.1.0"
 
 _LAZY = {
-    "LCPruner": ("lc_hpo.integrations.optuna", "LCPruner"),
-    "LCScheduler": ("lc_hpo.integrations.ray_tune", "LCScheduler"),
+    "LCPruner": ("lc_hpo.integrations.optuna", "LCPruner", None),
+    "LCScheduler": ("lc_hpo.integrations.ray_tune", "LCScheduler", "ray"),  # an optional extra
 }
 
 
@@ -26,8 +26,15 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
+        module, attr, extra = _LAZY[name]
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if extra and exc.name and exc.name.split(".")[0] == extra:
+                raise ModuleNotFoundError(
+                    f"{name} needs Ray Tune, an optional extra: pip install 'lc-hpo[{extra}]'",
+                    name=exc.name) from exc
+            raise
     raise AttributeError(f"module 'lc_hpo' has no attribute {name!r}")
 
 

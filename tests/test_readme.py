@@ -1,6 +1,8 @@
 """The README's two set-up commands are the ones CI and users run: keep them in step with .ci/run."""
 
 import re
+
+import pytest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,3 +29,14 @@ def test_every_subpackage_is_listed_for_installation():
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "lc_hpo").rglob("__init__.py")}
     found.add("lc_hpo.integrations")  # mapped from integrations/
     assert found == listed
+
+
+def test_lcscheduler_without_ray_says_which_extra_to_install(monkeypatch):
+    import sys
+
+    import lc_hpo
+
+    monkeypatch.delitem(sys.modules, "lc_hpo.integrations.ray_tune", raising=False)
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray Tune were not installed
+    with pytest.raises(ModuleNotFoundError, match=r"lc-hpo\[ray\]"):
+        lc_hpo.LCScheduler
