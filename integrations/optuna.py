@@ -39,6 +39,7 @@ class LCPruner(BasePruner):
         threshold: Stop probability threshold.
         min_steps: Never prune before this step (in the steps you report).
         n_startup_trials: Never prune before this many trials have completed.
+        min_points: Never prune a trial with fewer finite reported values than this (default 2).
         max_step: The last step a complete trial reports; inferred from completed trials if None.
         record: Store each forecast on the trial as the user attribute ``lc_forecast``.
     """
@@ -52,6 +53,7 @@ class LCPruner(BasePruner):
         n_startup_trials: int = 5,
         max_step: int | None = None,
         record: bool = True,
+        min_points: int = 2,
     ) -> None:
         if max_step is not None and (isinstance(max_step, bool) or not isinstance(max_step, int)
                                      or max_step < 1):
@@ -61,6 +63,7 @@ class LCPruner(BasePruner):
             threshold=threshold,
             min_steps=min_steps,
             n_startup_trials=n_startup_trials,
+            min_points=min_points,
         )
         self._max_step = max_step
         self._record = record

@@ -54,6 +54,7 @@ class LCScheduler(TrialScheduler):
         grace_period: Never stop a trial before this much progress.
         threshold: Stop when P(final value beats the incumbent) falls below this.
         n_startup_trials: Stop nothing before this many trials have completed.
+        min_points: Stop no trial with fewer finite results than this (default 2).
         rank: Pause trials at milestones and resume the most promising first (freeze-thaw); needs
             trials that checkpoint (``tune.report(..., checkpoint=...)``), else only stopping is done.
         milestone: Progress between two ranking checks of a running trial (default ``max_t // 4``).
@@ -77,6 +78,7 @@ class LCScheduler(TrialScheduler):
         milestone: int | None = None,
         budget: float | None = None,
         budget_unit: str = "time_attr",
+        min_points: int = 2,
     ) -> None:
         super().__init__()
         if mode is not None and mode not in MODES:
@@ -90,7 +92,8 @@ class LCScheduler(TrialScheduler):
         if budget_unit not in ("time_attr", "seconds"):
             raise ValueError("budget_unit must be 'time_attr' or 'seconds'")
         self._rule = StoppingRule(resolve_predictor(predictor), threshold=threshold,
-                                  min_steps=grace_period, n_startup_trials=n_startup_trials)
+                                  min_steps=grace_period, n_startup_trials=n_startup_trials,
+                                  min_points=min_points)
         self._metric = metric
         self._mode: Mode | None = mode  # type: ignore[assignment]
         self._time_attr = time_attr

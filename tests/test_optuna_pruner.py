@@ -61,6 +61,14 @@ def test_sparse_zero_based_reports_and_max_step_inferred():
     assert all(set(t.intermediate_values) <= set(range(0, STEPS, 3)) for t in pruned)
 
 
+def test_no_trial_is_pruned_on_fewer_than_min_points_values():
+    for min_points in (2, 5):
+        study = run(min_points=min_points)
+        pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+        assert pruned and all(len(t.intermediate_values) >= min_points for t in pruned)
+    assert min(len(t.intermediate_values) for t in pruned) == 5  # 5 is reached, not overshot
+
+
 def test_forecasts_are_recorded_for_the_dataframe():
     df = run(n_trials=15).trials_dataframe()
     col = f"user_attrs_{FORECAST_ATTR}"
@@ -109,6 +117,8 @@ def test_wrong_direction_is_warned_about():
 
 
 def test_bad_parameters_are_rejected():
+    with pytest.raises(ValueError, match="min_points"):
+        LCPruner("parametric", min_points=0)
     with pytest.raises(ValueError, match="threshold"):
         LCPruner(threshold=2)
     with pytest.raises(ValueError, match="max_step"):
