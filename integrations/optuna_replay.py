@@ -23,9 +23,8 @@ from optuna.pruners import BasePruner
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from lc_hpo.bench.protocol import RegretTracker, ReplayTask
+from lc_hpo.bench.protocol import RegretTracker, ReplayTask, oracle_stops, parse_lc_method
 from lc_hpo.curve import is_better
-from lc_hpo.decision import DEFAULT_THRESHOLD
 
 from .optuna import LCPruner
 
@@ -75,31 +74,17 @@ class OraclePruner(BasePruner):
     def prune(self, study: "optuna.study.Study", trial: FrozenTrial) -> bool:
         if len(trial.intermediate_values) != 1:
             return False
-        final = self.final_of(trial.number)
-        if math.isnan(final):
-            return True
         mode = _mode(study)
         done = [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
                 if t.value is not None and not math.isnan(t.value)]
-        if not done:
-            return False
-        incumbent = min(done) if mode == "min" else max(done)
-        return not is_better(final, incumbent, mode)  # type: ignore[arg-type]
+        incumbent = (min(done) if mode == "min" else max(done)) if done else None
+        return oracle_stops(self.final_of(trial.number), incumbent, mode)  # type: ignore[arg-type]
 
 
 def _patient() -> BasePruner:
     with warnings.catch_warnings():  # experimental in Optuna; the benchmark knows
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.pruners.PatientPruner(optuna.pruners.MedianPruner(), patience=2)
-
-
-def parse_lc_method(method: str) -> tuple[str, float]:
-    """``lc:NAME`` or ``lc:NAME@THRESHOLD`` → (predictor name, threshold)."""
-    spec = method[len("lc:"):]
-    name, _, thr = spec.partition("@")
-    if not name:
-        raise ValueError(f"{method!r}: write lc:NAME or lc:NAME@THRESHOLD, e.g. lc:parametric@0.1")
-    return name, float(thr) if thr else DEFAULT_THRESHOLD
 
 
 def make_pruner(method: str, final_of: Callable[[int], float]) -> BasePruner:

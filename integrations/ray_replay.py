@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from lc_hpo.bench.protocol import RegretTracker, ReplayTask
+from lc_hpo.bench.protocol import RegretTracker, ReplayTask, oracle_stops, parse_lc_method
 from lc_hpo.curve import is_better
 
 #: Methods of the Ray replay, besides ``lc:NAME[@THRESHOLD]``.
@@ -67,7 +67,6 @@ def make_scheduler(method: str, max_t: int, mode: str, final_of: Callable[[int],
                                      MedianStoppingRule, TrialScheduler)
 
     if method.startswith("lc:"):
-        from .optuna_replay import parse_lc_method
         from .ray_tune import LCScheduler
 
         name, threshold = parse_lc_method(method)
@@ -91,10 +90,8 @@ def make_scheduler(method: str, max_t: int, mode: str, final_of: Callable[[int],
                 self.best: float | None = None
 
             def on_trial_result(self, tc: Any, trial: Any, result: dict) -> str:
-                final = final_of(int(result["idx"]))
-                if result["training_iteration"] == 1 and (
-                        math.isnan(final)
-                        or (self.best is not None and not is_better(final, self.best, mode))):
+                if result["training_iteration"] == 1 and oracle_stops(
+                        final_of(int(result["idx"])), self.best, mode):  # type: ignore[arg-type]
                     return TrialScheduler.STOP
                 return TrialScheduler.CONTINUE
 
@@ -170,8 +167,6 @@ def check_method(method: str) -> None:
     """Raise a clear error for a method this replay does not know."""
     if method.startswith("lc:"):
         from lc_hpo.defaults import resolve_predictor
-
-        from .optuna_replay import parse_lc_method
 
         resolve_predictor(parse_lc_method(method)[0])
     elif method not in BUILTIN_METHODS:

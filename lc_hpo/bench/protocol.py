@@ -19,6 +19,24 @@ from typing import Sequence
 import numpy as np
 
 from ..curve import Curve, Mode, is_better
+from ..decision import DEFAULT_THRESHOLD
+
+
+def parse_lc_method(method: str) -> tuple[str, float]:
+    """``lc:NAME`` or ``lc:NAME@THRESHOLD`` → (predictor name, threshold), for every replay runner."""
+    spec = method[len("lc:"):]
+    name, _, thr = spec.partition("@")
+    if not name:
+        raise ValueError(f"{method!r}: write lc:NAME or lc:NAME@THRESHOLD, e.g. lc:parametric@0.1")
+    return name, float(thr) if thr else DEFAULT_THRESHOLD
+
+
+def oracle_stops(final: float, incumbent: float | None, mode: Mode) -> bool:
+    """The oracle's rule after a run's first step: stop it unless its known final value beats the
+    best completed run (a diverged final never does; with no completed run yet, keep it)."""
+    if math.isnan(final):
+        return True
+    return incumbent is not None and not is_better(final, incumbent, mode)
 
 
 @dataclass
