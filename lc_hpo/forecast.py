@@ -141,10 +141,7 @@ class Forecast:
 
         ``mode`` is one mode for all curves or one per curve.
         """
-        modes = [mode] * self.n_curves if isinstance(mode, str) else list(mode)
-        if len(modes) != self.n_curves:
-            raise ValueError(f"need one mode per curve ({self.n_curves}), got {len(modes)}")
-        minimise = np.array([check_mode(m) == "min" for m in modes])
+        minimise = self._signs(mode) < 0
         ref = np.broadcast_to(np.asarray(reference, dtype=float), (self.n_curves,))
         cdf = self.cdf(np.repeat(ref[:, None], self.means.shape[2], axis=1))[:, horizon]
         # Mixture weights summing to 1 ± ulp can put the CDF a hair above 1: keep a probability.
@@ -157,13 +154,19 @@ class Forecast:
         The gain a scheduler can expect from running a trial to that step: closed form for a
         Gaussian mixture, Σ w (σ φ(d/σ) + d Φ(d/σ)) with d the component's mean improvement.
         """
-        modes = [mode] * self.n_curves if isinstance(mode, str) else list(mode)
-        sign = np.array([1.0 if check_mode(m) == "max" else -1.0 for m in modes])[:, None]
+        sign = self._signs(mode)[:, None]
         ref = np.broadcast_to(np.asarray(reference, dtype=float), (self.n_curves,))[:, None]
         w, mu, sd = self.weights[:, :, horizon], self.means[:, :, horizon], self.stds[:, :, horizon]
         d = sign * (mu - ref)
         z = d / sd
         return np.sum(w * (sd * np.exp(-0.5 * z * z) / _SQRT_2PI + d * ndtr(z)), axis=1)
+
+    def _signs(self, mode: Mode | Sequence[Mode]) -> np.ndarray:
+        """+1 per ``max`` curve, −1 per ``min`` curve, from one mode for all or one per curve."""
+        modes = [mode] * self.n_curves if isinstance(mode, str) else list(mode)
+        if len(modes) != self.n_curves:
+            raise ValueError(f"need one mode per curve ({self.n_curves}), got {len(modes)}")
+        return np.array([1.0 if check_mode(m) == "max" else -1.0 for m in modes])
 
     def sample(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
         """Draw ``n`` samples per curve and step, shape (N, n, H); steps are sampled independently."""
