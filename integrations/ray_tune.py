@@ -36,11 +36,18 @@ class _TrialState:
     seconds: float = 0.0  # measured cost so far (time_total_s)
     checkpoints: bool = False
     decision: Decision | None = None
-    final: float | None = None
 
     @property
     def last_t(self) -> int:
         return max(self.history) if self.history else 0
+
+    @property
+    def final(self) -> float | None:
+        """A completed trial's last value, None while it runs or if that value diverged."""
+        if self.status != COMPLETE or not self.history:
+            return None
+        value = self.history[self.last_t]
+        return value if math.isfinite(value) else None
 
 
 class LCScheduler(TrialScheduler):
@@ -221,15 +228,14 @@ class LCScheduler(TrialScheduler):
     # --- state that survives Tuner.restore via the callback ------------------------------------
     def get_state(self) -> dict[str, Any]:
         return {k: {"history": {str(t): v for t, v in st.history.items()}, "status": st.status,
-                    "seconds": st.seconds, "checkpoints": st.checkpoints, "final": st.final}
+                    "seconds": st.seconds, "checkpoints": st.checkpoints}
                 for k, st in self._trials.items()}
 
     def set_state(self, state: dict[str, Any]) -> None:
         for k, s in state.items():
             self._trials[k] = _TrialState(
                 history={int(t): float(v) for t, v in s["history"].items()},
-                status=s["status"], seconds=s["seconds"], checkpoints=s["checkpoints"],
-                final=s["final"])
+                status=s["status"], seconds=s["seconds"], checkpoints=s["checkpoints"])
 
     # --- helpers ---------------------------------------------------------------------------------
     def _check_configured(self) -> None:
@@ -263,7 +269,7 @@ class LCScheduler(TrialScheduler):
     def _incumbent(self) -> float | None:
         best = None
         for st in self._completed():
-            if st.final is not None and math.isfinite(st.final) and (
+            if st.final is not None and (
                     best is None or is_better(st.final, best, self._mode)):  # type: ignore[arg-type]
                 best = st.final
         return best
@@ -277,8 +283,6 @@ class LCScheduler(TrialScheduler):
 
     def _complete(self, tune_controller: Any, st: _TrialState) -> None:
         st.status = COMPLETE
-        final = st.history[st.last_t] if st.history else None
-        st.final = final if final is not None and math.isfinite(final) else None  # diverged: none
         self._review_paused(tune_controller)
 
     def _review_paused(self, tune_controller: Any) -> None:
@@ -287,11 +291,16 @@ class LCScheduler(TrialScheduler):
         if not paused:
             return
         decisions = self._decide([st for _, st in paused])
-        by_id = {t.trial_id: t for t in tune_controller.get_trials()}
-        for (k, st), d in zip(paused, decisions):
+        for (_, st), d in zip(paused, decisions):
             st.decision = d
-            if d.stop and k in by_id:
-                st.status = STOPPED
+        self._stop_paused(tune_controller, [k for (k, _), d in zip(paused, decisions) if d.stop])
+
+    def _stop_paused(self, tune_controller: Any, keys: list[str]) -> None:
+        """Stop these paused trials through Ray (they hold no running actor)."""
+        by_id = {t.trial_id: t for t in tune_controller.get_trials()}
+        for k in keys:
+            if k in by_id:
+                self._trials[k].status = STOPPED
                 tune_controller.stop_trial(by_id[k])
 
     def _should_yield(self, tune_controller: Any, trial: Trial, st: _TrialState) -> bool:
@@ -338,11 +347,8 @@ class LCScheduler(TrialScheduler):
             candidates.append(Candidate(k, self._curve(st),
                                         max(self._max_t - st.last_t, 0) * per_unit))
         funded = fund(self._rule, candidates, self._incumbent(), remaining)
-        by_id = {t.trial_id: t for t in tune_controller.get_trials()}
-        for k, st in live.items():
-            if k != trial_id and st.status == PAUSED and k not in funded and k in by_id:
-                st.status = STOPPED
-                tune_controller.stop_trial(by_id[k])
+        self._stop_paused(tune_controller, [k for k, st in live.items() if k != trial_id
+                                            and st.status == PAUSED and k not in funded])
         return trial_id in funded
 
     def _rebuild(self, trial: Trial, st: _TrialState) -> None:
@@ -372,7 +378,6 @@ class LCScheduler(TrialScheduler):
         if trial.status == Trial.TERMINATED:
             if st.last_t >= self._max_t:
                 st.status = COMPLETE
-                st.final = st.history.get(st.last_t)
             else:
                 st.status = STOPPED
         elif trial.status == Trial.ERROR:
