@@ -17,7 +17,7 @@ from ..curve import Curve
 from ..forecast import Forecast
 from ..predictors.base import ObservedBatch, Predictor
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .features import FEATURE_VERSION, Z_CLIP, Encoded, encode, query_features
+from .features import FEATURE_VERSION, Encoded, encode, query_features
 from .networks import MixtureLSTM, RecursiveLSTM, mixture_nll
 from .training import (Batch, CurveArrays, TrainSettings, fit_loop, sample_batch, split_by_task,
                        tensors)
@@ -269,7 +269,7 @@ class RecursiveLSTMPredictor(_LearnedPredictor):
         """Point forecasts (N, H) in z units: read the prefix, then predict step by step."""
         model = self._require_fitted()
         N = len(n_obs)
-        x = _inputs(enc, steps, values, n_obs)
+        x, _, _ = _paper_inputs(enc, steps, values)
         gap = _median_gap(steps, n_obs)
         R = int(np.clip(np.ceil((targets.max(axis=1) - enc.last_step) / gap).max(initial=0), 0,
                         1024))
@@ -321,13 +321,18 @@ class RecursiveLSTMPredictor(_LearnedPredictor):
         return np.maximum.accumulate(out)
 
 
-def _inputs(enc: Encoded, steps: np.ndarray, values: np.ndarray, n_obs: np.ndarray) -> np.ndarray:
-    """The paper's per-step inputs (u, z, dz) of left-aligned prefixes, (N, L, 3)."""
-    z = np.clip((enc.sign[:, None] * values - enc.centre[:, None]) / enc.scale[:, None], -Z_CLIP,
-                Z_CLIP)
+def _paper_inputs(enc: Encoded, steps: np.ndarray,
+                  values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The paper's per-step inputs (u, z, dz), (N, L, 3), for training and forecasting alike.
+
+    Also returns ``z`` and where it is finite: diverged values enter as z = 0.
+    """
+    z = enc.to_z(values)
+    finite = np.isfinite(z)
+    z = np.where(finite, z, 0.0)
     u = steps / enc.max_step[:, None]
     dz = np.diff(z, axis=1, prepend=z[:, :1])
-    return np.stack([u, z, dz], axis=-1).astype(np.float32)
+    return np.stack([u, z, dz], axis=-1).astype(np.float32), z, finite
 
 
 def _median_gap(steps: np.ndarray, n_obs: np.ndarray) -> np.ndarray:
@@ -341,17 +346,10 @@ def _median_gap(steps: np.ndarray, n_obs: np.ndarray) -> np.ndarray:
 
 def _teacher_forcing(b: Batch, arr: CurveArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Whole curves normalised with their observed prefix: inputs (u, z, dz) and next-value targets."""
-    steps, values = arr.steps[b.rows], arr.values[b.rows]
     length = arr.length[b.rows]
-    v = values * b.enc.sign[:, None]
-    z = np.clip((v - b.enc.centre[:, None]) / b.enc.scale[:, None], -Z_CLIP, Z_CLIP)
-    u = steps / b.enc.max_step[:, None]
-    finite = np.isfinite(z)
-    z_f = np.where(finite, z, 0.0)
-    dz = np.diff(z_f, axis=1, prepend=z_f[:, :1])
-    x = np.stack([u, z_f, dz], axis=-1).astype(np.float32)
-    y = np.concatenate([z_f[:, 1:], np.zeros((len(z), 1))], axis=1).astype(np.float32)
-    pos = np.arange(z.shape[1])[None, :]
-    ok_next = np.concatenate([finite[:, 1:], np.zeros((len(z), 1), bool)], axis=1)
+    x, z_f, finite = _paper_inputs(b.enc, arr.steps[b.rows], arr.values[b.rows])
+    y = np.concatenate([z_f[:, 1:], np.zeros((len(z_f), 1))], axis=1).astype(np.float32)
+    pos = np.arange(z_f.shape[1])[None, :]
+    ok_next = np.concatenate([finite[:, 1:], np.zeros((len(z_f), 1), bool)], axis=1)
     mask = (finite & ok_next & (pos < length[:, None] - 1)).astype(np.float32)
     return x, y, mask
