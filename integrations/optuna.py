@@ -14,7 +14,7 @@ from optuna.pruners import BasePruner
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from lc_hpo.curve import Mode
+from lc_hpo.curve import Curve, Mode
 from lc_hpo.decision import DEFAULT_THRESHOLD, Decision, ForecastWarning, StoppingRule
 from lc_hpo.defaults import resolve_predictor
 from lc_hpo.predictors import Predictor
@@ -67,9 +67,10 @@ class LCPruner(BasePruner):
         )
         self._max_step = max_step
         self._record = record
-        # Derived, immutable facts about completed trials (trial id -> (last step, final value)),
-        # cached only to save time: every decision can be rebuilt from storage alone.
+        # Derived, immutable facts about completed trials (trial id -> (last step, final value), and
+        # their curves), cached only to save time: every decision can be rebuilt from storage alone.
         self._finals: dict[int, tuple[int | None, float | None]] = {}
+        self._curves: dict[tuple[int, str, int], Curve] = {}
         self._checked_direction: set[str] = set()
 
     @property
@@ -100,8 +101,9 @@ class LCPruner(BasePruner):
             )
             return False
         self._check_direction(study, completed, mode, max_step)
-        curve = curve_from_reports(trial.intermediate_values, mode, max_step)
-        decision = self._rule.decide(curve, incumbent, len(completed), step=step)
+        curve = curve_from_reports(trial.intermediate_values, mode, max_step, config=trial.params)
+        context = self._context(completed, mode, max_step)
+        decision = self._rule.decide(curve, incumbent, len(completed), step=step, context=context)
         if self._record and (decision.forecast_made or decision.stop):
             self._store(study, trial, decision)
         return decision.stop
@@ -128,6 +130,23 @@ class LCPruner(BasePruner):
             if best is None or (final < best if mode == "min" else final > best):
                 best = final
         return best, budget
+
+    def _context(self, completed: list[FrozenTrial], mode: Mode,
+                  max_step: int) -> list[Curve] | None:
+        """Completed trials' curves, for predictors that learn from the study's finished trials."""
+        if not self._rule.predictor.uses_context:
+            return None
+        out = []
+        for t in completed:
+            if not t.intermediate_values:
+                continue
+            key = (t._trial_id, mode, max_step)
+            curve = self._curves.get(key)
+            if curve is None:
+                curve = curve_from_reports(t.intermediate_values, mode, max_step, config=t.params)
+                self._curves[key] = curve
+            out.append(curve)
+        return out
 
     def _check_direction(self, study: "optuna.study.Study", completed: list[FrozenTrial],
                          mode: Mode, max_step: int) -> None:

@@ -36,6 +36,7 @@ class _TrialState:
     seconds: float = 0.0  # measured cost so far (time_total_s)
     checkpoints: bool = False
     decision: Decision | None = None
+    config: dict = field(default_factory=dict)  # the trial's plain hyperparameters
 
     @property
     def last_t(self) -> int:
@@ -148,6 +149,7 @@ class LCScheduler(TrialScheduler):
     def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
         self._check_configured()
         st = self._trials.setdefault(trial.trial_id, _TrialState())
+        st.config = _plain_config(getattr(trial, "config", None))
         if not st.history:
             self._rebuild(trial, st)
 
@@ -261,7 +263,14 @@ class LCScheduler(TrialScheduler):
         return t, value  # NaN/inf values are kept: the curve marks them diverged
 
     def _curve(self, st: _TrialState):  # noqa: ANN202
-        return curve_from_reports(st.history, self._mode, self._max_t)  # type: ignore[arg-type]
+        return curve_from_reports(st.history, self._mode, self._max_t,  # type: ignore[arg-type]
+                                  config=st.config)
+
+    def _context(self) -> list | None:
+        """Completed trials' curves, for predictors that learn from the study's finished trials."""
+        if not self._rule.predictor.uses_context:
+            return None
+        return [self._curve(st) for st in self._completed()]
 
     def _completed(self) -> list[_TrialState]:
         return [st for st in self._trials.values() if st.status == COMPLETE]
@@ -276,10 +285,12 @@ class LCScheduler(TrialScheduler):
 
     def _decide(self, states: list[_TrialState]) -> list[Decision]:
         return self._rule.decide_many([self._curve(st) for st in states], self._incumbent(),
-                                      len(self._completed()), [st.last_t for st in states])
+                                      len(self._completed()), [st.last_t for st in states],
+                                      self._context())
 
     def _scores(self, states: list[_TrialState]) -> list[float]:
-        return list(promise(self._rule, [self._curve(st) for st in states], self._incumbent()))
+        return list(promise(self._rule, [self._curve(st) for st in states], self._incumbent(),
+                            self._context()))
 
     def _complete(self, tune_controller: Any, st: _TrialState) -> None:
         st.status = COMPLETE
@@ -346,7 +357,7 @@ class LCScheduler(TrialScheduler):
                 per_unit = st.seconds / st.last_t if st.last_t else 0.0
             candidates.append(Candidate(k, self._curve(st),
                                         max(self._max_t - st.last_t, 0) * per_unit))
-        funded = fund(self._rule, candidates, self._incumbent(), remaining)
+        funded = fund(self._rule, candidates, self._incumbent(), remaining, self._context())
         self._stop_paused(tune_controller, [k for k, st in live.items() if k != trial_id
                                             and st.status == PAUSED and k not in funded])
         return trial_id in funded
@@ -384,6 +395,14 @@ class LCScheduler(TrialScheduler):
             st.status = ERROR
         else:
             st.status = PAUSED if trial.status == Trial.PAUSED else RUNNING
+
+
+def _plain_config(config: Any) -> dict:
+    """A trial's hyperparameters that are plain numbers or strings (nested keys joined by '/')."""
+    if not isinstance(config, dict):
+        return {}
+    return {k: v for k, v in _flatten(config).items()
+            if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
 
 
 def _flatten(row: dict, prefix: str = "") -> dict:

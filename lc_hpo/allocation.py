@@ -28,7 +28,8 @@ class Candidate:
     remaining_cost: float  # cost (budget units) to run it from where it is to max_step
 
 
-def promise(rule: StoppingRule, curves: Sequence[Curve], incumbent: float | None) -> np.ndarray:
+def promise(rule: StoppingRule, curves: Sequence[Curve], incumbent: float | None,
+            context: Sequence[Curve] | None = None) -> np.ndarray:
     """Expected improvement of each curve's final value over ``incumbent`` (higher is better).
 
     Without an incumbent, the forecast final value itself, turned so that higher is better.  A trial
@@ -41,12 +42,12 @@ def promise(rule: StoppingRule, curves: Sequence[Curve], incumbent: float | None
     if not seen.all():
         out = np.full(len(curves), math.inf)
         if seen.any():
-            out[seen] = promise(rule, [c for c, s in zip(curves, seen) if s], incumbent)
+            out[seen] = promise(rule, [c for c, s in zip(curves, seen) if s], incumbent, context)
         return out
     if not curves:
         return np.zeros(0)
     try:
-        f = rule.predictor.predict(curves)
+        f = rule.forecast(curves, context)
         if incumbent is None or not math.isfinite(incumbent):
             sign = np.array([1.0 if c.mode == "max" else -1.0 for c in curves])
             score = sign * f.mean[:, -1]
@@ -65,7 +66,7 @@ def promise(rule: StoppingRule, curves: Sequence[Curve], incumbent: float | None
 
 
 def fund(rule: StoppingRule, candidates: Sequence[Candidate], incumbent: float | None,
-         remaining_budget: float) -> set[str]:
+         remaining_budget: float, context: Sequence[Curve] | None = None) -> set[str]:
     """The candidates a budget should finish: greedily by promise per unit of remaining cost.
 
     Every candidate whose remaining cost fits in what is left of the budget, taken in order of
@@ -73,7 +74,7 @@ def fund(rule: StoppingRule, candidates: Sequence[Candidate], incumbent: float |
     """
     if remaining_budget <= 0 or not candidates:
         return set()
-    gains = promise(rule, [c.curve for c in candidates], incumbent)
+    gains = promise(rule, [c.curve for c in candidates], incumbent, context)
     costs = np.array([max(c.remaining_cost, 1e-12) for c in candidates])
     with np.errstate(invalid="ignore"):
         ratio = np.where(np.isinf(gains), np.inf, gains / costs)

@@ -71,7 +71,7 @@ def _bench_predict(args: argparse.Namespace) -> int:
         _read(args.curves, args.diverged_above), _csv(args.predictors),
         cutoffs=[float(c) for c in _csv(args.cutoffs)],
         train=_read(args.train, args.diverged_above) if args.train else None,
-        progress=not args.quiet, point=args.point)
+        progress=not args.quiet, point=args.point, folds=args.folds)
     print(format_predict(results))
     if args.json:
         write_json(results, args.json)
@@ -154,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="treat values whose magnitude exceeds X as diverged (null)")
     pred.add_argument("--point", default="median", choices=["median", "mean"],
                       help="point forecast scored by MAE/RMSE (default: the median)")
+    pred.add_argument("--folds", type=int, default=2,
+                      help="for predictors that learn from a study's finished trials ('study'): "
+                           "each task's curves are split into this many folds, and a curve is "
+                           "forecast with the other folds as the finished trials (default 2)")
     pred.add_argument("--json", metavar="OUT")
     pred.add_argument("--quiet", action="store_true")
     pred.set_defaults(func=_bench_predict)

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 from .curve import Curve, is_better
+from .forecast import Forecast
 from .predictors import Predictor
 
 #: Default stop threshold on P(final value beats the incumbent).  0.05 is what Domhan et al. and LC-PFN
@@ -137,9 +138,14 @@ class StoppingRule:
         incumbent: float | None,
         n_completed: int,
         step: int | None = None,
+        context: Sequence[Curve] | None = None,
     ) -> Decision:
-        """Decide for one trial; ``step`` is the trial's current step in the caller's numbering."""
-        return self.decide_many([curve], incumbent, n_completed, [step])[0]
+        """Decide for one trial; ``step`` is the trial's current step in the caller's numbering.
+
+        ``context`` holds the study's finished curves, for predictors that learn from them
+        (``predictor.uses_context``); others ignore it.
+        """
+        return self.decide_many([curve], incumbent, n_completed, [step], context)[0]
 
     def decide_many(
         self,
@@ -147,6 +153,7 @@ class StoppingRule:
         incumbent: float | None,
         n_completed: int,
         steps: Sequence[int | None] | None = None,
+        context: Sequence[Curve] | None = None,
     ) -> list[Decision]:
         """Decide for several trials of one study at once (one batched forecast)."""
         curves = list(curves)
@@ -164,7 +171,7 @@ class StoppingRule:
                 to_forecast.append(i)
         if to_forecast:
             self._forecast_into(decisions, [curves[i] for i in to_forecast], to_forecast, inc,
-                                steps)
+                                steps, context)
         return decisions  # type: ignore[return-value]
 
     # --- internals -------------------------------------------------------------------------------
@@ -191,9 +198,10 @@ class StoppingRule:
         return None
 
     def _forecast_into(self, decisions: list[Decision | None], curves: list[Curve],
-                       index: list[int], inc: float, steps: list[int | None]) -> None:
+                       index: list[int], inc: float, steps: list[int | None],
+                       context: Sequence[Curve] | None = None) -> None:
         try:
-            forecast = self.predictor.predict(curves)
+            forecast = self.forecast(curves, context)
             p = forecast.prob_better(inc, [c.mode for c in curves])
             mean = forecast.mean[:, -1]
             lo, hi = forecast.interval(0.9)
@@ -228,6 +236,12 @@ class StoppingRule:
                 incumbent=inc,
                 threshold=self.threshold,
             )
+
+    def forecast(self, curves: Sequence[Curve], context: Sequence[Curve] | None = None) -> Forecast:
+        """The predictor's forecast of ``curves``, given the study's finished curves if it uses them."""
+        if context and self.predictor.uses_context:
+            return self.predictor.predict(curves, context=context)  # type: ignore[call-arg]
+        return self.predictor.predict(curves)
 
     def warn_once(self, message: str, key: str | None = None) -> None:
         """Issue a :class:`ForecastWarning` the first time ``key`` (default: the message) comes up."""

@@ -146,3 +146,36 @@ def test_replay_benchmark_through_real_ray_tune():
     assert per["oracle"]["regret"] <= per["none"]["regret"]
     with pytest.raises(ValueError, match="unknown method 'sha'"):
         run_hpo_bench(synthetic_set(n_tasks=1), methods=["sha"], framework="ray", progress=False)
+
+
+CONTEXT_SIZES: list[int] = []
+
+
+class _WatchingStudyPredictor:
+    """Built lazily so that importing this module does not need scikit-learn's forest."""
+
+    @staticmethod
+    def make(min_context: int):
+        from lc_hpo.predictors.in_study import InStudyPredictor
+
+        class Watching(InStudyPredictor):
+            def predict(self, curves, steps=None, context=None):
+                CONTEXT_SIZES.append(len(context or []))
+                return super().predict(curves, steps, context)
+
+        return Watching(min_context=min_context)
+
+
+def test_study_predictor_gets_the_completed_trials_and_their_configs(tmp_path):
+    CONTEXT_SIZES.clear()
+    qs = [0.9, 0.1, 0.2, 0.15, 0.05, 0.3, 0.12, 0.25, 0.8, 0.02, 0.4, 0.07, 0.6, 0.01]
+    # nothing stops before 6 trials have completed, so the forest (5 needed) gets to work after
+    sched = LCScheduler(_WatchingStudyPredictor.make(5), max_t=STEPS, n_startup_trials=6,
+                        rank=False)
+    grid = run(tmp_path, sched, {"q": tune.grid_search(qs)})
+    assert grid.num_errors == 0
+    iters = {q: int(r.metrics["training_iteration"]) for q, r in by_q(grid).items()}
+    assert iters[0.9] == STEPS
+    assert max(CONTEXT_SIZES) >= 6  # the forest was fitted on the completed trials
+    assert sum(i < STEPS for i in iters.values()) >= 2  # and hopeless ones were still stopped
+    assert all(st.config.get("q") in qs for st in sched._trials.values())

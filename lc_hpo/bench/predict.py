@@ -71,8 +71,15 @@ def _prepare(predictor: str | Predictor, train: Sequence[Curve] | None,
 
 
 def evaluate(predictor: Predictor, curves: Sequence[Curve], cutoff: float,
-             scales: dict[str, float], point: str = "median") -> dict[str, Any]:
-    """Forecast every curve from its first ``cutoff × max_step`` steps and score the forecasts."""
+             scales: dict[str, float], point: str = "median", folds: int = 2,
+             seed: int = 0) -> dict[str, Any]:
+    """Forecast every curve from its first ``cutoff × max_step`` steps and score the forecasts.
+
+    A predictor that learns from the study's finished trials (``uses_context``) gets, for each curve,
+    the complete curves of the *other* ``folds - 1`` folds of its task (a seeded split) as those
+    finished trials: with 2 folds, a study half-way through.
+    """
+    fold = _folds(curves, folds, seed) if predictor.uses_context else np.zeros(len(curves), int)
     groups: dict[tuple, list[int]] = {}
     partial, remaining = [], []
     for i, c in enumerate(curves):
@@ -83,17 +90,23 @@ def evaluate(predictor: Predictor, curves: Sequence[Curve], cutoff: float,
         rest = c.steps[c.steps > p.last_step]
         partial.append(p)
         remaining.append(rest)
-        groups.setdefault(tuple(rest.tolist()), []).append(i)
+        key = (c.task, int(fold[i])) if predictor.uses_context else ()
+        groups.setdefault((tuple(rest.tolist()), key), []).append(i)
     means: list[np.ndarray | None] = [None] * len(curves)
     final_pred = np.full(len(curves), math.nan)
     final_ll = np.full(len(curves), math.nan)
     covered = np.zeros(len(curves), dtype=bool)
     elapsed = 0.0
-    for steps, idx in groups.items():
+    for (steps, key), idx in groups.items():
         if not steps:
             continue
         start = time.perf_counter()
-        f = predictor.predict([partial[i] for i in idx], steps=np.array(steps))
+        if key:
+            context = [c for c, k in zip(curves, fold) if c.task == key[0] and k != key[1]]
+            f = predictor.predict([partial[i] for i in idx], steps=np.array(steps),
+                                  context=context)  # type: ignore[call-arg]
+        else:
+            f = predictor.predict([partial[i] for i in idx], steps=np.array(steps))
         elapsed += time.perf_counter() - start
         last = f.at(-1)
         lo, hi = last.interval(0.9)
@@ -134,6 +147,24 @@ def evaluate(predictor: Predictor, curves: Sequence[Curve], cutoff: float,
     }
 
 
+def _folds(curves: Sequence[Curve], folds: int, seed: int) -> np.ndarray:
+    """A seeded assignment of each task's curves to ``folds`` folds of (nearly) equal size."""
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ValueError(f"folds must be an integer of at least 2, got {folds!r}")
+    rng = np.random.default_rng(seed)
+    out = np.zeros(len(curves), dtype=int)
+    for task, idx in sorted(_indices_by_task(curves).items()):
+        out[idx] = rng.permutation(len(idx)) % folds
+    return out
+
+
+def _indices_by_task(curves: Sequence[Curve]) -> dict[str, list[int]]:
+    by_task: dict[str, list[int]] = {}
+    for i, c in enumerate(curves):
+        by_task.setdefault(c.task, []).append(i)
+    return by_task
+
+
 def _errors(err: np.ndarray, y: np.ndarray, scale: np.ndarray) -> dict[str, float]:
     nz = np.abs(y) > 1e-12
     return {
@@ -149,11 +180,8 @@ def _mean(a: np.ndarray) -> float:
 
 
 def _rank_correlation(curves: Sequence[Curve], pred: np.ndarray, true: np.ndarray) -> float:
-    by_task: dict[str, list[int]] = {}
-    for i, c in enumerate(curves):
-        by_task.setdefault(c.task, []).append(i)
     rhos = []
-    for idx in by_task.values():
+    for idx in _indices_by_task(curves).values():
         idx = [i for i in idx if math.isfinite(pred[i]) and math.isfinite(true[i])]
         if len(idx) >= 3 and np.ptp(true[idx]) > 0 and np.ptp(pred[idx]) > 0:
             rhos.append(spearmanr(pred[idx], true[idx]).statistic)
@@ -167,8 +195,12 @@ def run_predict_bench(
     train: Sequence[Curve] | None = None,
     progress: bool = True,
     point: str = "median",
+    folds: int = 2,
 ) -> dict[str, Any]:
-    """Evaluate each predictor at each cutoff on the complete curves of ``curves``."""
+    """Evaluate each predictor at each cutoff on the complete curves of ``curves``.
+
+    ``folds``: predictors that learn from a study's finished trials see, for each curve, the
+    other folds of its task as finished (see :func:`evaluate`)."""
     if point not in ("median", "mean"):
         raise ValueError("point must be 'median' or 'mean'")
     if any(not 0.0 < c < 1.0 for c in cutoffs):
@@ -180,14 +212,15 @@ def run_predict_bench(
     eval_tasks = {c.task for c in complete}
     out: dict[str, Any] = {"predictors": {}, "tasks": sorted(eval_tasks),
                            "train_tasks": sorted({c.task for c in train or []}),
-                           "cutoffs": list(cutoffs), "point": point}
+                           "cutoffs": list(cutoffs), "point": point, "folds": folds}
     bar = tqdm(total=len(predictors) * len(cutoffs), desc="forecasts", disable=not progress)
     for spec in predictors:
         p = _prepare(spec, train, eval_tasks)
         name = spec if isinstance(spec, str) else p.name
         out["predictors"][name] = {}
         for cutoff in cutoffs:
-            out["predictors"][name][str(cutoff)] = evaluate(p, complete, cutoff, scales, point)
+            out["predictors"][name][str(cutoff)] = evaluate(p, complete, cutoff, scales, point,
+                                                               folds)
             bar.update(1)
     bar.close()
     return out

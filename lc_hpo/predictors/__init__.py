@@ -26,6 +26,12 @@ def _lstm_mixture(**params: Any) -> Predictor:
     return MixtureLSTMPredictor(**params)
 
 
+def _study(**params: Any) -> Predictor:
+    from .in_study import InStudyPredictor
+
+    return InStudyPredictor(**params)
+
+
 def _default(**params: Any) -> Predictor:
     from ..defaults import bundled_predictor
 
@@ -41,9 +47,10 @@ _REGISTRY: dict[str, Callable[..., Predictor]] = {
     "lstm": _lstm,
     "lstm_mixture": _lstm_mixture,
     "default": _default,
+    "study": _study,
 }
 #: Predictors that are ready without fitting: the per-curve ones and the bundled default.
-READY = ("default", "last_value", "parametric", "polynomial")
+READY = ("default", "last_value", "parametric", "polynomial", "study")
 
 
 def available_predictors() -> list[str]:

@@ -96,6 +96,9 @@ class Predictor(ABC):
     name: ClassVar[str] = ""
     #: Whether :meth:`fit` must be called on a corpus of curves before :meth:`predict`.
     needs_fit: ClassVar[bool] = False
+    #: Whether :meth:`predict` takes ``context=``, the study's finished curves (see
+    #: :class:`~lc_hpo.predictors.in_study.InStudyPredictor`); the rule passes them only then.
+    uses_context: ClassVar[bool] = False
 
     def fit(self, curves: Sequence[Curve]) -> "Predictor":
         """Learn from complete curves; per-curve predictors need nothing and return ``self``."""
