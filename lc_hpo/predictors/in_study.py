@@ -236,7 +236,7 @@ class _StudyForest:
                 partials.append(p)
                 y.append(final)
                 owner.append(j)
-        X, last = self._features(partials, self.base.predict(partials))
+        X, last = self._features(partials, self.base.predict(partials).quantile(0.5)[:, -1])
         y_arr = (np.asarray(y) - last) / self.scale
         held = np.isin(np.asarray(owner), rng.permutation(len(curves))[: len(curves) // 5])
         self.shrink = np.ones(len(_SHRINK_EDGES) + 1)
@@ -277,9 +277,10 @@ class _StudyForest:
         pick = np.minimum((cum[:, :, None] < levels[None, None, :]).sum(axis=1), self.y.size - 1)
         return self.y[self.order][pick]
 
-    def _features(self, partials: Sequence[Curve], base: Forecast) -> tuple[np.ndarray, np.ndarray]:
+    def _features(self, partials: Sequence[Curve],
+                  med: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of features, and each partial's last value; ``med``: the base's median final."""
         rows, last = [], []
-        med = base.quantile(0.5)[:, -1]
         for p in partials:
             s, v = p.finite
             grid = np.linspace(s[0], s[-1], _PREFIX_POINTS)
@@ -297,9 +298,10 @@ class _StudyForest:
         """The forest's final-value quantiles as equal-weight components (with the base forecast
         kept at weight ``_BASE_WEIGHT`` for its tails); the way there follows the base forecast's
         median path."""
-        X, last = self._features(partials, base)
-        r = self._quantiles(X, _LEVELS)
-        med = self._quantiles(X, np.array([0.5]))
+        bmed = base.quantile(0.5)
+        X, last = self._features(partials, bmed[:, -1])
+        both = self._quantiles(X, np.append(_LEVELS, 0.5))  # one pass over the leaves
+        r, med = both[:, :-1], both[:, -1:]
         shrink = self.shrink[self._bucket(X)][:, None]
         q = last[:, None] + self.scale * (med + shrink * (r - med))  # (N, Q) final quantiles
         gaps = np.diff(q, axis=1)
@@ -307,7 +309,6 @@ class _StudyForest:
         # Progress towards the final value at each target step, from the base forecast's median path.
         max_step = np.array([p.max_step for p in partials], dtype=float)[:, None]
         last_step = np.array([p.finite[0][-1] for p in partials], dtype=float)[:, None]
-        bmed = base.quantile(0.5)
         span = bmed[:, -1:] - last[:, None]
         linear = np.clip((targets - last_step) / np.maximum(max_step - last_step, 1e-9), 0, 1)
         with np.errstate(divide="ignore", invalid="ignore"):
