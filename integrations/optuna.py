@@ -15,7 +15,8 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from lc_hpo.curve import Curve, Mode
-from lc_hpo.decision import DEFAULT_THRESHOLD, Decision, ForecastWarning, StoppingRule
+from lc_hpo.decision import (DEFAULT_N_STARTUP_TRIALS, DEFAULT_THRESHOLD, Decision,
+                             ForecastWarning, StoppingRule)
 from lc_hpo.defaults import resolve_predictor
 from lc_hpo.predictors import Predictor
 from lc_hpo.reports import curve_from_reports
@@ -50,7 +51,7 @@ class LCPruner(BasePruner):
         *,
         threshold: float = DEFAULT_THRESHOLD,
         min_steps: int = 1,
-        n_startup_trials: int = 5,
+        n_startup_trials: int = DEFAULT_N_STARTUP_TRIALS,
         max_step: int | None = None,
         record: bool = True,
         min_points: int = 2,
@@ -100,7 +101,7 @@ class LCPruner(BasePruner):
                 "pass LCPruner(max_step=...) — trials keep training until then"
             )
             return False
-        self._check_direction(study, completed, mode, max_step)
+        self._check_direction(study, mode, max_step)
         curve = curve_from_reports(trial.intermediate_values, mode, max_step, config=trial.params)
         context = self._context(completed, mode, max_step)
         decision = self._rule.decide(curve, incumbent, len(completed), step=step, context=context)
@@ -148,13 +149,14 @@ class LCPruner(BasePruner):
             out.append(curve)
         return out
 
-    def _check_direction(self, study: "optuna.study.Study", completed: list[FrozenTrial],
-                         mode: Mode, max_step: int) -> None:
+    def _check_direction(self, study: "optuna.study.Study", mode: Mode, max_step: int) -> None:
+        """Warn once per study when its finished trials (completed or pruned) mostly got worse."""
         key = study.study_name
         if key in self._checked_direction:
             return
+        finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
         curves = [curve_from_reports(t.intermediate_values, mode, max_step)
-                  for t in completed if t.intermediate_values]
+                  for t in finished if t.intermediate_values]
         message = direction_mismatch(curves)
         if len(curves) >= 5:
             self._checked_direction.add(key)

@@ -23,12 +23,13 @@ from optuna.pruners import BasePruner
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from lc_hpo.bench.protocol import RegretTracker, ReplayTask, oracle_stops, parse_lc_method
+from lc_hpo.bench.protocol import (LC_METHOD_SYNTAX, RegretTracker, ReplayTask,
+                                    oracle_stops, parse_lc_method)
 from lc_hpo.curve import is_better
 
 from .optuna import LCPruner
 
-#: The methods every replay knows, besides ``lc:NAME[@THRESHOLD]``.
+#: The methods every replay knows, besides ``lc:NAME[@THRESHOLD][:startup=N]``.
 BUILTIN_METHODS = ("none", "median", "percentile", "sha", "hyperband", "patient", "one-step",
                    "oracle")
 
@@ -90,8 +91,8 @@ def _patient() -> BasePruner:
 def make_pruner(method: str, final_of: Callable[[int], float]) -> BasePruner:
     """The pruner a method name stands for."""
     if method.startswith("lc:"):
-        name, threshold = parse_lc_method(method)
-        return LCPruner(name, threshold=threshold)
+        spec = parse_lc_method(method)
+        return LCPruner(spec.predictor, **spec.options())
     factories: dict[str, Callable[[], BasePruner]] = {
         "none": optuna.pruners.NopPruner,
         "median": optuna.pruners.MedianPruner,
@@ -104,7 +105,7 @@ def make_pruner(method: str, final_of: Callable[[int], float]) -> BasePruner:
     }
     if method not in factories:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(BUILTIN_METHODS)} "
-                         "or lc:NAME[@THRESHOLD]")
+                         f"or {LC_METHOD_SYNTAX}")
     return factories[method]()
 
 

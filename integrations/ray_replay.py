@@ -18,10 +18,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from lc_hpo.bench.protocol import RegretTracker, ReplayTask, oracle_stops, parse_lc_method
+from lc_hpo.bench.protocol import (LC_METHOD_SYNTAX, RegretTracker, ReplayTask,
+                                    oracle_stops, parse_lc_method)
 from lc_hpo.curve import is_better
 
-#: Methods of the Ray replay, besides ``lc:NAME[@THRESHOLD]``.
+#: Methods of the Ray replay, besides ``lc:NAME[@THRESHOLD][:startup=N]``.
 BUILTIN_METHODS = ("none", "asha", "hyperband", "median", "oracle")
 CONCURRENCY = 2
 
@@ -69,8 +70,8 @@ def make_scheduler(method: str, max_t: int, mode: str, final_of: Callable[[int],
     if method.startswith("lc:"):
         from .ray_tune import LCScheduler
 
-        name, threshold = parse_lc_method(method)
-        return LCScheduler(name, threshold=threshold, max_t=max_t)
+        spec = parse_lc_method(method)
+        return LCScheduler(spec.predictor, max_t=max_t, **spec.options())
     if method == "none":
         return FIFOScheduler()
     if method == "asha":
@@ -103,7 +104,7 @@ def make_scheduler(method: str, max_t: int, mode: str, final_of: Callable[[int],
 
         return OracleScheduler()
     raise ValueError(f"unknown Ray method {method!r}; choose from {', '.join(BUILTIN_METHODS)} "
-                     "or lc:NAME[@THRESHOLD]")
+                     f"or {LC_METHOD_SYNTAX}")
 
 
 def replay_ordering(task: ReplayTask, order: np.ndarray, method: str, budget: int,
@@ -168,10 +169,10 @@ def check_method(method: str) -> None:
     if method.startswith("lc:"):
         from lc_hpo.defaults import resolve_predictor
 
-        resolve_predictor(parse_lc_method(method)[0])
+        resolve_predictor(parse_lc_method(method).predictor)
     elif method not in BUILTIN_METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(BUILTIN_METHODS)} "
-                         "or lc:NAME[@THRESHOLD]")
+                         f"or {LC_METHOD_SYNTAX}")
 
 
 __all__ = ["BUILTIN_METHODS", "check_method", "make_scheduler", "replay_ordering"]

@@ -21,7 +21,8 @@ from ray.tune.schedulers import TrialScheduler
 
 from lc_hpo.allocation import Candidate, fund, promise
 from lc_hpo.curve import MODES, Mode, is_better
-from lc_hpo.decision import DEFAULT_THRESHOLD, LEADER, Decision, StoppingRule
+from lc_hpo.decision import (DEFAULT_N_STARTUP_TRIALS, DEFAULT_THRESHOLD, LEADER, Decision,
+                             StoppingRule)
 from lc_hpo.defaults import resolve_predictor
 from lc_hpo.predictors import Predictor
 from lc_hpo.reports import curve_from_reports
@@ -81,7 +82,7 @@ class LCScheduler(TrialScheduler):
         max_t: int = 100,
         grace_period: int = 1,
         threshold: float = DEFAULT_THRESHOLD,
-        n_startup_trials: int = 5,
+        n_startup_trials: int = DEFAULT_N_STARTUP_TRIALS,
         rank: bool = True,
         milestone: int | None = None,
         budget: float | None = None,
@@ -150,8 +151,7 @@ class LCScheduler(TrialScheduler):
         self._check_configured()
         st = self._trials.setdefault(trial.trial_id, _TrialState())
         st.config = _plain_config(getattr(trial, "config", None))
-        if not st.history:
-            self._rebuild(trial, st)
+        self._rebuild(trial, st)
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
         st = self._trials.setdefault(trial.trial_id, _TrialState())
@@ -234,10 +234,17 @@ class LCScheduler(TrialScheduler):
                 for k, st in self._trials.items()}
 
     def set_state(self, state: dict[str, Any]) -> None:
+        """Merge a saved state in.  What a trial's logged results show (read in ``on_trial_add``)
+        can be newer than the last saved state, never older, so the further-advanced record wins."""
         for k, s in state.items():
-            self._trials[k] = _TrialState(
+            saved = _TrialState(
                 history={int(t): float(v) for t, v in s["history"].items()},
                 status=s["status"], seconds=s["seconds"], checkpoints=s["checkpoints"])
+            known = self._trials.get(k)
+            if known is None or saved.last_t > known.last_t:
+                if known is not None:
+                    saved.config = known.config
+                self._trials[k] = saved
 
     # --- helpers ---------------------------------------------------------------------------------
     def _check_configured(self) -> None:
@@ -363,7 +370,11 @@ class LCScheduler(TrialScheduler):
         return trial_id in funded
 
     def _rebuild(self, trial: Trial, st: _TrialState) -> None:
-        """After ``Tuner.restore``: the trial's curve from the results Ray logged for it."""
+        """After ``Tuner.restore``: the trial's curve from the results Ray logged for it.
+
+        The log is written as results arrive, so it is at least as recent as any saved scheduler
+        state: its points are merged over what ``set_state`` brought, and a trial whose log reaches
+        ``max_t`` is complete whatever state the snapshot caught it in."""
         try:
             path = os.path.join(trial.path, "result.json")
         except Exception:  # a brand-new trial has no directory yet
@@ -386,11 +397,10 @@ class LCScheduler(TrialScheduler):
             self._rule.warn_once(f"could not read the logged results of trial {trial.trial_id} "
                                  f"({exc}); its curve starts afresh", key="rebuild")
             return
-        if trial.status == Trial.TERMINATED:
-            if st.last_t >= self._max_t:
-                st.status = COMPLETE
-            else:
-                st.status = STOPPED
+        if st.last_t >= self._max_t:
+            st.status = COMPLETE
+        elif trial.status == Trial.TERMINATED:
+            st.status = STOPPED
         elif trial.status == Trial.ERROR:
             st.status = ERROR
         else:

@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     hpo = bench.add_parser("hpo", help="replay HPO on curve sets through real studies")
     hpo.add_argument("--curves", nargs="+", required=True, metavar="FILE", help="curve-set files")
     hpo.add_argument("--methods", help="comma-separated methods (default: all built-in and "
-                     "lc:NAME for every predictor); lc:NAME@0.1 sets the threshold")
+                     "lc:NAME for every predictor); lc:NAME@0.1 sets the threshold, "
+                     "lc:NAME:startup=2 the completed trials needed before any stop")
     hpo.add_argument("--orderings", type=int, default=20, help="random orders per task (20)")
     hpo.add_argument("--budget", type=float, default=20.0, help="budget in full runs (20)")
     hpo.add_argument("--seed", type=int, default=0)

@@ -28,6 +28,13 @@ from .predictors import Predictor
 #: use; the README's replay results (``lc-hpo bench hpo``) are the evidence for keeping or changing it.
 DEFAULT_THRESHOLD = 0.05
 
+#: Default number of completed trials before anything is stopped.  One is enough: an incumbent that is
+#: weak only makes the rule stop less, and every step spent waiting for more completed trials is spent
+#: on full runs.  Chosen on the default's *training* tasks (``lc-hpo bench hpo ...
+#: --methods lc:default:startup=1,...``, README "Measured"): 1 against 5 raised the median speedup from
+#: 2.19 to 2.88 on 22 LCBench tasks and from 1.95 to 2.30 on 5 TaskSet tasks, at lower regret on both.
+DEFAULT_N_STARTUP_TRIALS = 1
+
 
 class ForecastWarning(UserWarning):
     """A forecast could not be used, so the trial keeps training."""
@@ -92,7 +99,7 @@ class StoppingRule:
         predictor: Predictor,
         threshold: float = DEFAULT_THRESHOLD,
         min_steps: int = 1,
-        n_startup_trials: int = 5,
+        n_startup_trials: int = DEFAULT_N_STARTUP_TRIALS,
         min_points: int = 2,
     ) -> None:
         if not isinstance(predictor, Predictor):

@@ -64,6 +64,20 @@ def test_none_and_oracle_are_always_included_and_bad_methods_rejected():
         run_hpo_bench(synthetic_set(n_tasks=1), methods=["lc:nope"], progress=False)
 
 
+def test_lc_methods_take_a_threshold_and_a_startup_count():
+    """``lc:NAME:startup=N`` is LCPruner(NAME, n_startup_trials=N): with more start-up trials than
+    will ever complete, nothing is pruned and the replay is exactly the no-pruning one."""
+    methods = ["none", "lc:parametric@0.1:startup=1", "lc:parametric@0.1:startup=1000"]
+    r = run_hpo_bench(synthetic_set(n_tasks=1), methods=methods, orderings=2, budget_factor=4,
+                      workers=1, progress=False)
+    per = r["tasks"]["syn0"]
+    assert per["lc:parametric@0.1:startup=1000"] == per["none"]
+    assert per["lc:parametric@0.1:startup=1"] != per["none"]
+    for bad in ["lc:parametric:startup=0", "lc:parametric:patience=3", "lc:parametric@high"]:
+        with pytest.raises(ValueError, match=r"lc:NAME\[@THRESHOLD\]\[:startup=N\]"):
+            run_hpo_bench(synthetic_set(n_tasks=1), methods=[bad], progress=False)
+
+
 def test_cli_writes_json_and_plot(tmp_path, capsys):
     curves = tmp_path / "set.jsonl.gz"
     write_curves(synthetic_set(n_tasks=1, n_configs=12), curves)

@@ -22,13 +22,45 @@ from ..curve import Curve, Mode, is_better
 from ..decision import DEFAULT_THRESHOLD
 
 
-def parse_lc_method(method: str) -> tuple[str, float]:
-    """``lc:NAME`` or ``lc:NAME@THRESHOLD`` → (predictor name, threshold), for every replay runner."""
-    spec = method[len("lc:"):]
+@dataclass(frozen=True)
+class LCMethod:
+    """What ``lc:NAME[@THRESHOLD][:startup=N]`` asks for: a predictor, its stop threshold, and how many
+    trials must complete before anything is stopped (``None``: the pruner's own default)."""
+
+    predictor: str
+    threshold: float = DEFAULT_THRESHOLD
+    n_startup_trials: int | None = None
+
+    def options(self) -> dict:
+        """Keyword arguments for ``LCPruner`` / ``LCScheduler``."""
+        kw: dict = {"threshold": self.threshold}
+        if self.n_startup_trials is not None:
+            kw["n_startup_trials"] = self.n_startup_trials
+        return kw
+
+
+LC_METHOD_SYNTAX = "lc:NAME[@THRESHOLD][:startup=N]"
+
+
+def parse_lc_method(method: str) -> LCMethod:
+    """``lc:NAME``, ``lc:NAME@THRESHOLD``, optionally followed by ``:startup=N`` → :class:`LCMethod`,
+    for every replay runner."""
+    spec, *options = method[len("lc:"):].split(":")
     name, _, thr = spec.partition("@")
+    usage = f"{method!r}: write {LC_METHOD_SYNTAX}, e.g. lc:parametric@0.1 or lc:default:startup=2"
     if not name:
-        raise ValueError(f"{method!r}: write lc:NAME or lc:NAME@THRESHOLD, e.g. lc:parametric@0.1")
-    return name, float(thr) if thr else DEFAULT_THRESHOLD
+        raise ValueError(usage)
+    try:
+        threshold = float(thr) if thr else DEFAULT_THRESHOLD
+    except ValueError:
+        raise ValueError(f"{usage} (the threshold is a probability)") from None
+    startup: int | None = None
+    for option in options:
+        key, _, value = option.partition("=")
+        if key != "startup" or not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{usage} (the only option is startup=N, N ≥ 1 completed trials)")
+        startup = int(value)
+    return LCMethod(name, threshold, startup)
 
 
 def oracle_stops(final: float, incumbent: float | None, mode: Mode) -> bool:
