@@ -71,7 +71,8 @@ def _bench_predict(args: argparse.Namespace) -> int:
         _read(args.curves, args.diverged_above), _csv(args.predictors),
         cutoffs=[float(c) for c in _csv(args.cutoffs)],
         train=_read(args.train, args.diverged_above) if args.train else None,
-        progress=not args.quiet, point=args.point, folds=args.folds)
+        progress=not args.quiet, point=args.point, folds=args.folds,
+        seed=args.seed)
     print(format_predict(results))
     if args.json:
         write_json(results, args.json)
@@ -159,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="for predictors that learn from a study's finished trials ('study'): "
                            "each task's curves are split into this many folds, and a curve is "
                            "forecast with the other folds as the finished trials (default 2)")
+    pred.add_argument("--seed", type=int, default=0, help="seed of that split (default 0)")
     pred.add_argument("--json", metavar="OUT")
     pred.add_argument("--quiet", action="store_true")
     pred.set_defaults(func=_bench_predict)

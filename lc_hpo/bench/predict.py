@@ -196,11 +196,12 @@ def run_predict_bench(
     progress: bool = True,
     point: str = "median",
     folds: int = 2,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Evaluate each predictor at each cutoff on the complete curves of ``curves``.
 
     ``folds``: predictors that learn from a study's finished trials see, for each curve, the
-    other folds of its task as finished (see :func:`evaluate`)."""
+    other folds of its task as finished (see :func:`evaluate`); ``seed`` draws that split."""
     if point not in ("median", "mean"):
         raise ValueError("point must be 'median' or 'mean'")
     if any(not 0.0 < c < 1.0 for c in cutoffs):
@@ -212,7 +213,8 @@ def run_predict_bench(
     eval_tasks = {c.task for c in complete}
     out: dict[str, Any] = {"predictors": {}, "tasks": sorted(eval_tasks),
                            "train_tasks": sorted({c.task for c in train or []}),
-                           "cutoffs": list(cutoffs), "point": point, "folds": folds}
+                           "cutoffs": list(cutoffs), "point": point, "folds": folds,
+                           "seed": seed}
     bar = tqdm(total=len(predictors) * len(cutoffs), desc="forecasts", disable=not progress)
     for spec in predictors:
         p = _prepare(spec, train, eval_tasks)
@@ -220,7 +222,7 @@ def run_predict_bench(
         out["predictors"][name] = {}
         for cutoff in cutoffs:
             out["predictors"][name][str(cutoff)] = evaluate(p, complete, cutoff, scales, point,
-                                                               folds)
+                                                               folds, seed)
             bar.update(1)
     bar.close()
     return out

@@ -28,7 +28,7 @@ from .base import ObservedBatch, Predictor, merge_rows, target_steps
 
 #: Points of the resampled prefix; cut points (fractions of max_step) for the training rows.
 _PREFIX_POINTS = 8
-_CUTS = np.linspace(0.05, 0.95, 10)
+_CUTS = np.linspace(0.05, 0.95, 20)
 #: Quantile levels whose values become the equal-weight components of the forecast.
 _LEVELS = (np.arange(20) + 0.5) / 20
 #: Weight of the base forecast kept in the mixture: tails for what the finished trials never showed.
@@ -273,7 +273,7 @@ class _StudyForest:
 
         self.y = y
         self.model = ExtraTreesRegressor(
-            n_estimators=self.n_trees, min_samples_leaf=3, max_features=0.5,
+            n_estimators=self.n_trees, min_samples_leaf=3, max_features=1.0,
             random_state=self.seed, n_jobs=1).fit(X, y)
         self.leaves = self.model.apply(X)
         self.leaf_size = [np.bincount(col) for col in self.leaves.T]
