@@ -246,15 +246,14 @@ class _StudyForest:
         if held.any() and (~held).any():
             self._fit_rows(X[~held], y_arr[~held])
             q = self._quantiles(X[held], np.array([0.05, 0.5, 0.95]))
-            bucket = self._bucket(X[held])
+            bucket, base_med, y_held = self._bucket(X[held]), _base_offset(X[held]), y_arr[held]
             for b in range(self.shrink.size):
                 rows = bucket == b
                 if np.sum(rows) >= 20:
-                    self.trust[b] = _trusted_share(q[rows, 1], _base_offset(X[held][rows]),
-                                                   y_arr[held][rows])
-                    centre = self._centre(q[rows, 1], _base_offset(X[held][rows]), self.trust[b])
+                    self.trust[b] = _trusted_share(q[rows, 1], base_med[rows], y_held[rows])
+                    centre = self._centre(q[rows, 1], base_med[rows], self.trust[b])
                     self.shrink[b] = _calibrated_shrink(q[rows] + (centre - q[rows, 1])[:, None],
-                                                        y_arr[held][rows])
+                                                        y_held[rows])
         self._fit_rows(X, y_arr)
         return self
 
@@ -292,7 +291,11 @@ class _StudyForest:
 
     def _features(self, partials: Sequence[Curve],
                   med: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Rows of features, and each partial's last value; ``med``: the base's median final."""
+        """Rows of features, and each partial's last value; ``med``: the base's median final.
+
+        Columns: the resampled prefix (``_PREFIX_POINTS``), last value, share of the budget used,
+        share of points observed, the base's median offset (read back by :func:`_base_offset`), then
+        the encoded configuration."""
         rows, last = [], []
         for p in partials:
             s, v = p.finite
