@@ -120,7 +120,11 @@ def test_bench_predict_gives_it_the_other_fold_as_finished_trials():
     curves = study_curves(80, seed=7)
     out = run_predict_bench(curves, ["study", "last_value"], cutoffs=[0.3], progress=False, folds=2)
     study, last = (out["predictors"][n]["0.3"]["final"]["mae"] for n in ("study", "last_value"))
-    assert study < 0.5 * last and out["folds"] == 2
+    assert study < 0.5 * last and out["folds"] == 2 and out["seed"] == 0
+    # another seed draws another split: other finished trials, so (slightly) other forecasts
+    other = run_predict_bench(curves, ["study"], cutoffs=[0.3], progress=False, folds=2, seed=1)
+    assert other["seed"] == 1
+    assert other["predictors"]["study"]["0.3"]["final"]["mae"] != pytest.approx(study, rel=1e-9)
     with pytest.raises(ValueError, match="folds"):
         run_predict_bench(curves, ["study"], cutoffs=[0.3], progress=False, folds=1)
 
