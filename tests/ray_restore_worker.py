@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ray_helpers import curve_trainable, quiet_ray  # noqa: E402
+from ray_helpers import STEPS, curve_trainable, quiet_ray  # noqa: E402
 
 from lc_hpo import LCScheduler  # noqa: E402
 
@@ -21,13 +21,21 @@ def main() -> None:
     quiet_ray()
     from ray import tune
 
-    class InterruptAfter(tune.Callback):
-        def __init__(self, n: int) -> None:
-            self.n, self.seen = n, 0
+    class InterruptMidway(tune.Callback):
+        """SIGINT once two trials have finished and a third is past its fifth step.
+
+        Fired on that state, not on a result count, so that it never lands before the second
+        finish, when "startup" decisions after the restore would be right."""
+
+        def __init__(self) -> None:
+            self.fired = False
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
-            self.seen += 1
-            if os.environ.get("LC_PHASE") == "run" and self.seen == self.n:
+            finished = sum((t.last_result or {}).get("training_iteration", 0) >= STEPS
+                           for t in trials if t is not trial)
+            if (os.environ.get("LC_PHASE") == "run" and not self.fired and finished >= 2
+                    and 5 <= result.get("training_iteration", 0) < STEPS):
+                self.fired = True
                 os.kill(os.getpid(), signal.SIGINT)
 
     os.environ["LC_PHASE"] = phase
@@ -37,16 +45,17 @@ def main() -> None:
     # restore would be right, making the test depend on where the interruption lands.
     os.environ["TUNE_GLOBAL_CHECKPOINT_S"] = "0"
     if phase == "run":
-        # 0.9 and 0.2 run first and complete (0.2 because two trials must complete before any stop),
-        # then 0.8 runs to the end while the poor ones are stopped at their second step: 66 results
-        # in all, so the interruption at the 50th leaves 0.8 half-way.
-        sched = LCScheduler("parametric", max_t=20, n_startup_trials=2, rank=False)
-        callbacks = [InterruptAfter(50)] + ([sched.callback()] if with_callback else [])
+        # One trial at a time, so the order is fixed (two concurrent actors start in either order,
+        # one sometimes many steps after the other): 0.9 and 0.2 complete (two trials must complete
+        # before any stop), then 0.8 runs and the interruption leaves it part-way; the poor ones,
+        # still pending, are stopped at their second step after the restore.
+        sched = LCScheduler("parametric", max_t=STEPS, n_startup_trials=2, rank=False)
+        callbacks = [InterruptMidway()] + ([sched.callback()] if with_callback else [])
         tuner = tune.Tuner(
             curve_trainable,
             param_space={"q": tune.grid_search([0.9, 0.2, 0.8, 0.1, 0.15, 0.05])},
             tune_config=tune.TuneConfig(metric="acc", mode="max", scheduler=sched,
-                                        max_concurrent_trials=2, reuse_actors=True),
+                                        max_concurrent_trials=1, reuse_actors=True),
             run_config=tune.RunConfig(storage_path=str(path.parent), name=path.name, verbose=0,
                                       callbacks=callbacks))
         tuner.fit()
@@ -61,6 +70,7 @@ def main() -> None:
             after = df[df["timestamp"] >= started]
             rows.append({"q": r.config["q"], "last": int(df["training_iteration"].iloc[-1]),
                          "n_after": len(after),
+                         "steps_after": [int(x) for x in after["training_iteration"]],
                          "reasons_after": list(after["lc_reason"]) if "lc_reason" in df else []})
         sched = tuner._local_tuner._tune_config.scheduler  # the restored scheduler object
         known = sum(st.status == "complete" for st in sched._trials.values())

@@ -121,6 +121,8 @@ def test_restored_experiment_continues_with_its_curves(tmp_path, with_callback):
     trials = report["trials"]
     assert len(trials) == 6
     assert sum(t["n_after"] for t in trials) > 0, "the restore should have had work left"
+    resumed = [t for t in trials if t["steps_after"] and t["steps_after"][0] > 1]
+    assert resumed, "the trial interrupted part-way should continue from its checkpoint"
     # Trials that completed before the interruption never report again; the restored scheduler
     # knows them only if it rebuilt its state (from the logged results, or the callback's state).
     assert report["complete_known"] == sum(t["last"] == STEPS for t in trials) > 0
