@@ -80,6 +80,22 @@ def _bench_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_decide(args: argparse.Namespace) -> int:
+    from .bench.decide import format_decide, run_decide_bench
+    from .bench.hpo import write_json
+
+    results = run_decide_bench(
+        _read(args.curves, args.diverged_above), _csv(args.predictors),
+        situations_per_task=args.situations, cutoffs=[float(c) for c in _csv(args.cutoffs)],
+        thresholds=[float(t) for t in _csv(args.thresholds)], max_finished=args.max_finished,
+        seed=args.seed, progress=not args.quiet)
+    print(format_decide(results))
+    if args.json:
+        write_json(results, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def _data_lcbench(args: argparse.Namespace) -> int:
     from .curveset import write_curves
     from .sources.lcbench import lcbench_curves
@@ -164,6 +180,24 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--json", metavar="OUT")
     pred.add_argument("--quiet", action="store_true")
     pred.set_defaults(func=_bench_predict)
+
+    dec = bench.add_parser("decide", help="how well P(beats the incumbent) separates runs to stop")
+    dec.add_argument("--curves", nargs="+", required=True, metavar="FILE")
+    dec.add_argument("--predictors", default="default,parametric")
+    dec.add_argument("--situations", type=int, default=1000,
+                     help="decision situations per task (default 1000)")
+    dec.add_argument("--cutoffs", default="0.04,0.08,0.15,0.25,0.4,0.6",
+                     help="fractions of max_step observed (default 0.04,0.08,0.15,0.25,0.4,0.6)")
+    dec.add_argument("--thresholds", default="0.02,0.05,0.1",
+                     help="stop thresholds on P(better) to report (default 0.02,0.05,0.1)")
+    dec.add_argument("--max-finished", type=int, default=10,
+                     help="the incumbent is the best of 1 to this many complete runs (default 10)")
+    dec.add_argument("--diverged-above", type=float, metavar="X",
+                     help="treat values whose magnitude exceeds X as diverged (null)")
+    dec.add_argument("--seed", type=int, default=0)
+    dec.add_argument("--json", metavar="OUT")
+    dec.add_argument("--quiet", action="store_true")
+    dec.set_defaults(func=_bench_decide)
 
     from .learned.train_cli import add_parser as add_train
 
