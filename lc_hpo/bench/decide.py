@@ -44,6 +44,7 @@ from ..curve import Curve, best_of, is_better
 from ..curveset import group_by_task
 from ..decision import StoppingRule
 from ..predictors import Predictor, make_predictor
+from .predict import check_cutoffs, trained_tasks
 
 DEFAULT_CUTOFFS = (0.04, 0.08, 0.15, 0.25, 0.4, 0.6)
 DEFAULT_THRESHOLDS = (0.02, 0.05, 0.1)
@@ -74,18 +75,19 @@ def draw_situations(curves: Sequence[Curve], situations_per_task: int = 1000,
     if situations_per_task < INCUMBENTS_PER_TASK:
         raise ValueError(f"situations_per_task must be at least {INCUMBENTS_PER_TASK}, "
                          f"got {situations_per_task}")
-    if not cutoffs or any(not 0.0 < c < 1.0 for c in cutoffs):
-        raise ValueError("cutoffs are fractions of max_step strictly between 0 and 1")
+    if not cutoffs:
+        raise ValueError("cutoffs must name at least one fraction of max_step to cut runs at")
+    check_cutoffs(cutoffs)
     if isinstance(max_finished, bool) or not isinstance(max_finished, int) or max_finished < 1:
         raise ValueError(f"max_finished must be a positive integer, got {max_finished!r}")
     rng = np.random.default_rng(seed)
+    per_group = situations_per_task // INCUMBENTS_PER_TASK
     groups: list[list[Situation]] = []
     for task, cs in sorted(group_by_task(curves).items()):
         cs = [c for c in cs if c.is_complete and math.isfinite(c.final_value)]
         if len(cs) < 2:
             continue
         finals = np.array([c.final_value for c in cs])
-        per_group = situations_per_task // INCUMBENTS_PER_TASK
         for _ in range(INCUMBENTS_PER_TASK):
             k = int(rng.integers(1, min(max_finished, len(cs) - 1) + 1))
             finished = rng.choice(len(cs), size=k, replace=False)
@@ -181,7 +183,7 @@ def run_decide_bench(
         p = make_predictor(spec) if isinstance(spec, str) else spec
         if p.needs_fit and not getattr(p, "is_fitted", False):
             raise ValueError(f"predictor {p.name!r} must be fitted before bench decide")
-        seen = set(getattr(p, "metadata_", {}).get("trained_on", {}).get("tasks", []))
+        seen = trained_tasks(p)
         name = spec if isinstance(spec, str) else p.name
         out["predictors"][name] = evaluate_decisions(p, groups, thresholds, progress)
         # Allowed (settings are chosen on training tasks), but never to pass for a held-out figure.

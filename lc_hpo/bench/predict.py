@@ -51,6 +51,17 @@ def task_scales(curves: Sequence[Curve]) -> dict[str, float]:
     return scales
 
 
+def check_cutoffs(cutoffs: Sequence[float]) -> None:
+    """Cutoffs are fractions of a curve's budget observed before forecasting."""
+    if any(not 0.0 < c < 1.0 for c in cutoffs):
+        raise ValueError("cutoffs are fractions of max_step strictly between 0 and 1")
+
+
+def trained_tasks(predictor: Predictor) -> set[str]:
+    """The tasks a (meta-trained) predictor's checkpoint says it was trained on."""
+    return set(getattr(predictor, "metadata_", {}).get("trained_on", {}).get("tasks", []))
+
+
 def _prepare(predictor: str | Predictor, train: Sequence[Curve] | None,
              eval_tasks: set[str]) -> Predictor:
     p = make_predictor(predictor) if isinstance(predictor, str) else predictor
@@ -63,7 +74,7 @@ def _prepare(predictor: str | Predictor, train: Sequence[Curve] | None,
             raise ValueError(f"--train shares task(s) {sorted(overlap)[:3]} with the evaluated "
                              "curves; fit on other tasks only")
         p.fit(train)
-    seen = set(getattr(p, "metadata_", {}).get("trained_on", {}).get("tasks", []))
+    seen = trained_tasks(p)
     if seen & eval_tasks:
         raise ValueError(f"{predictor!r} was trained on task(s) {sorted(seen & eval_tasks)[:3]} "
                          "that are being evaluated; evaluate on tasks it never saw")
@@ -204,8 +215,7 @@ def run_predict_bench(
     other folds of its task as finished (see :func:`evaluate`); ``seed`` draws that split."""
     if point not in ("median", "mean"):
         raise ValueError("point must be 'median' or 'mean'")
-    if any(not 0.0 < c < 1.0 for c in cutoffs):
-        raise ValueError("cutoffs are fractions of max_step strictly between 0 and 1")
+    check_cutoffs(cutoffs)
     complete = [c for c in curves if c.is_complete]
     if not complete:
         raise ValueError("bench predict needs complete curves (ending at their max_step)")
