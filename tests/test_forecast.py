@@ -49,3 +49,40 @@ def test_prob_better_stays_a_probability_far_in_the_tails():
         for mode in ("max", "min"):
             p = f.prob_better(ref, mode)[0]
             assert 0.0 <= p <= 1.0
+
+
+def test_censored_forecast_agrees_with_clipped_samples():
+    f = _mixture().censored(np.array([-0.5, -np.inf, 0.0, -1.0]),
+                            np.array([0.5, 0.2, np.inf, 1.0]))
+    s = f.sample(200_000, np.random.default_rng(0))
+    assert (s.min(axis=(1, 2)) >= f.lower).all() and (s.max(axis=(1, 2)) <= f.upper).all()
+    np.testing.assert_allclose(f.mean, s.mean(axis=1), atol=0.01)
+    np.testing.assert_allclose(f.std, s.std(axis=1), atol=0.01)
+    q = f.quantile(np.array([0.05, 0.5, 0.95]))
+    np.testing.assert_allclose(q, np.quantile(s, [0.05, 0.5, 0.95], axis=1).transpose(1, 0, 2),
+                               atol=0.02)
+    for mode, ref in (("max", 0.1), ("min", 0.1), ("max", -0.4)):
+        gain = np.maximum((s - ref) * (1 if mode == "max" else -1), 0).mean(axis=1)[:, -1]
+        np.testing.assert_allclose(f.expected_improvement(ref, mode), gain, atol=0.005)
+        better = ((s > ref) if mode == "max" else (s < ref)).mean(axis=1)[:, -1]
+        np.testing.assert_allclose(f.prob_better(ref, mode), better, atol=0.005)
+
+
+def test_nothing_beats_a_reference_on_the_bound_but_a_reference_beyond_it_lifts_the_bound():
+    f = Forecast.gaussian(np.ones((1, 1)), np.array([[0.95]]), np.array([[0.05]]))
+    acc = f.censored(0.0, 1.0)
+    assert acc.prob_better(1.0, "max")[0] == 0.0  # a perfect incumbent cannot be beaten
+    assert acc.expected_improvement(1.0, "max")[0] == 0.0
+    assert acc.quantile(0.9)[0, 0] == 1.0 and acc.mean[0, 0] < f.mean[0, 0]
+    # an incumbent of 1.1 shows the metric is not bounded by 1: the mixture answers uncensored
+    assert acc.prob_better(1.1, "max")[0] == pytest.approx(f.prob_better(1.1, "max")[0])
+    assert acc.expected_improvement(1.1, "max")[0] == pytest.approx(
+        f.expected_improvement(1.1, "max")[0])
+    loss = Forecast.gaussian(np.ones((1, 1)), np.array([[0.02]]), np.array([[0.05]])).censored(
+        0.0, np.inf)
+    assert loss.prob_better(0.0, "min")[0] == 0.0 and loss.quantile(0.05)[0, 0] == 0.0
+    assert loss.subset([0]).lower[0] == 0.0 and loss.at(-1).lower[0] == 0.0
+    joined = Forecast.concat([loss, acc])
+    np.testing.assert_array_equal(joined.upper, [np.inf, 1.0])
+    with pytest.raises(ValueError, match="lower bound must not exceed"):
+        f.censored(1.0, 0.0)

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..bounds import NATURAL_BOUNDS
+
 #: Bumped whenever the encoding changes: a checkpoint only fits the encoding it was trained with.
 FEATURE_VERSION = 2
 SEQ_LEN = 64
@@ -35,8 +37,6 @@ N_SEQ_FEATURES = 5
 #: Per-curve inputs: u_last, log max_step, log relative scale, log n_obs, z of the first kept point,
 #: the signed log-magnitude of the last value, and its distances to 0, 1 and 100 in scale units.
 N_GLOBAL_FEATURES = 9
-#: The values metrics are commonly bounded by: losses and errors by 0, accuracies by 1 or 100.
-NATURAL_BOUNDS = (0.0, 1.0, 100.0)
 #: Per-target inputs: u_target, u_target - u_last, log(target / last step).
 N_QUERY_FEATURES = 3
 

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from ..bounds import natural_bounds
 from ..curve import Curve
 from ..forecast import Forecast
 
@@ -99,6 +100,10 @@ class Predictor(ABC):
     #: Whether :meth:`predict` takes ``context=``, the study's finished curves (see
     #: :class:`~lc_hpo.predictors.in_study.InStudyPredictor`); the rule passes them only then.
     uses_context: ClassVar[bool] = False
+    #: Whether forecasts are censored at the bounds the metric is taken to have (an accuracy at 1,
+    #: a loss at 0; see :mod:`lc_hpo.bounds`).  Off for the seed papers' faithful baselines; set it
+    #: to False on an instance whose metric only looks bounded.
+    censor_at_bounds: bool = True
 
     def fit(self, curves: Sequence[Curve]) -> "Predictor":
         """Learn from complete curves; per-curve predictors need nothing and return ``self``."""
@@ -119,7 +124,7 @@ class Predictor(ABC):
         batch = ObservedBatch.from_curves(curves)
         ok = batch.n_obs > 0
         if ok.all():
-            return self._predict(batch, targets)
+            return self._censor(batch, self._predict(batch, targets))
         H = targets.shape[1]
         nan = np.full((int((~ok).sum()), 1, H), math.nan)
         parts = [(np.nonzero(~ok)[0], Forecast(targets[~ok], np.ones_like(nan), nan, nan))]
@@ -127,7 +132,13 @@ class Predictor(ABC):
             idx = np.nonzero(ok)[0]
             parts.append((idx, self._predict(ObservedBatch.from_curves([curves[i] for i in idx]),
                                              targets[idx])))
-        return merge_rows(parts)
+        return self._censor(batch, merge_rows(parts))
+
+    def _censor(self, batch: ObservedBatch, forecast: Forecast) -> Forecast:
+        """The forecast censored at the natural bounds of each curve's metric (if enabled)."""
+        if not self.censor_at_bounds:
+            return forecast
+        return forecast.censored(*natural_bounds(batch.values, batch.mask, batch.sign))
 
     @abstractmethod
     def _predict(self, batch: ObservedBatch, targets: np.ndarray) -> Forecast:

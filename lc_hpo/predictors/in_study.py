@@ -126,7 +126,9 @@ class InStudyPredictor(Predictor):
         rest = np.nonzero(~done)[0]
         if rest.size:
             parts.append((rest, base.subset(rest)))
-        return merge_rows(parts)
+        merged = merge_rows(parts)
+        # The forest's quantiles can overshoot a bound as the base's mixture can: the same bounds.
+        return merged.censored(base.lower, base.upper) if self.censor_at_bounds else merged
 
     def _predict(self, batch: ObservedBatch, targets: np.ndarray) -> Forecast:  # pragma: no cover
         raise NotImplementedError("InStudyPredictor overrides predict")

@@ -24,6 +24,8 @@ class PolynomialPredictor(Predictor):
     """
 
     name = "polynomial"
+    #: The LSTM paper's baseline, as the paper has it: its extrapolations are not bounded.
+    censor_at_bounds = False
 
     def __init__(self, degree: int = 2) -> None:
         if degree < 0:
