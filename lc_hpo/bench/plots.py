@@ -38,14 +38,18 @@ def plot_anytime_regret(results: dict[str, Any], path: str | os.PathLike) -> Non
                     color=colours(k % 20))
         ax.set_yscale("log")
         ax.set_ylim(floor, top)
-        ax.set_title(task.split("/")[-1][-40:], fontsize=9)
+        name = task.split("/")[-1]
+        ax.set_title(name if len(name) <= 40 else "…" + name[-39:], fontsize=9)
         ax.set_xlabel("steps spent (full runs)")
         ax.set_ylabel("mean regret")
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(tasks):]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8)
-    fig.tight_layout(rect=(0, 0.07 if rows == 1 else 0.04, 1, 1))
-    fig.savefig(path, dpi=110)
+    # One legend beside the panels, saved with it: below them it covered the axis label and lost
+    # the methods that did not fit one row.
+    fig.tight_layout()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+               frameon=False)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
