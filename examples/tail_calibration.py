@@ -30,10 +30,12 @@ LEVELS = (0.02, 0.05, 0.10, 0.20)
 
 
 def better_side_pit(predictor, curves, n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-    """P(forecast better than what was observed) at a next step and at the final, per sampled cut."""
+    """P(forecast better than what was observed) at a next step and at the final, per sampled cut.
+
+    The cuts are drawn first, then forecast in one batch (per curve: the next step and the final)."""
     curves = [c for c in curves if np.isfinite(c.final_value)]
     T = curves[0].max_step
-    nxt, fin = [], []
+    parts, targets, observed, minimise = [], [], [], []
     for i in rng.choice(len(curves), min(n, len(curves)), replace=False):
         c = curves[i]
         cut = int(rng.integers(2, max(3, int(0.3 * T))))
@@ -44,13 +46,15 @@ def better_side_pit(predictor, curves, n: int, rng: np.random.Generator) -> tupl
         at = {int(s): v for s, v in zip(c.steps, c.values)}
         if not np.isfinite(at.get(target, np.nan)):
             continue
-        u = predictor.predict([part], steps=[target, T]).cdf(
-            np.array([[at[target], c.final_value]]))[0]
-        if c.mode == "max":
-            u = 1.0 - u
-        nxt.append(u[0])
-        fin.append(u[1])
-    return np.asarray(nxt), np.asarray(fin)
+        parts.append(part)
+        targets.append([target, T])
+        observed.append([at[target], c.final_value])
+        minimise.append(c.mode == "min")
+    if not parts:
+        return np.empty(0), np.empty(0)
+    u = predictor.predict(parts, steps=np.array(targets)).cdf(np.array(observed))
+    u = np.where(np.array(minimise)[:, None], u, 1.0 - u)
+    return u[:, 0], u[:, 1]
 
 
 def main() -> None:
@@ -62,9 +66,7 @@ def main() -> None:
     ap.add_argument("--max-tasks", type=int, default=None, help="only the first N tasks")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    curves = read_curves(args.curves)
-    if args.diverged_above is not None:
-        curves = mark_diverged(curves, args.diverged_above)
+    curves = mark_diverged(read_curves(args.curves), args.diverged_above)
     predictor = make_predictor(args.predictor)
     rng = np.random.default_rng(args.seed)
     head = " | ".join(f"<{a:.0%}" for a in LEVELS)
