@@ -9,6 +9,8 @@ any number of worker processes sharing one RDB storage make the same decisions.
 from __future__ import annotations
 
 import warnings
+import weakref
+
 import optuna
 from optuna.pruners import BasePruner
 from optuna.study import StudyDirection
@@ -68,10 +70,11 @@ class LCPruner(BasePruner):
         )
         self._max_step = max_step
         self._record = record
-        # Derived, immutable facts about completed trials (trial id -> (last step, final value), and
-        # their curves), cached only to save time: every decision can be rebuilt from storage alone.
-        self._finals: dict[int, tuple[int | None, float | None]] = {}
-        self._curves: dict[tuple[int, str, int], Curve] = {}
+        # Derived, immutable facts about completed trials ((last step, final value), and their
+        # curves), cached only to save time: every decision can be rebuilt from storage alone.  Kept
+        # per storage object, since trial ids restart in every storage and one pruner may serve
+        # several studies.
+        self._caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._checked_direction: set[str] = set()
 
     @property
@@ -92,7 +95,8 @@ class LCPruner(BasePruner):
         if len(completed) < self._rule.n_startup_trials:
             return False
         mode: Mode = "min" if study.direction == StudyDirection.MINIMIZE else "max"
-        incumbent, max_step = self._incumbent_and_budget(completed, mode)
+        finals, curves = self._cache(study)
+        incumbent, max_step = self._incumbent_and_budget(completed, mode, finals)
         if self._max_step is not None:
             max_step = self._max_step
         if max_step is None:
@@ -103,26 +107,44 @@ class LCPruner(BasePruner):
             return False
         self._check_direction(study, mode, max_step)
         curve = curve_from_reports(trial.intermediate_values, mode, max_step, config=trial.params)
-        context = self._context(completed, mode, max_step)
+        context = self._context(completed, mode, max_step, curves)
         decision = self._rule.decide(curve, incumbent, len(completed), step=step, context=context)
         if self._record and (decision.forecast_made or decision.stop):
             self._store(study, trial, decision)
         return decision.stop
 
     # --- helpers -------------------------------------------------------------------------------
-    def _incumbent_and_budget(self, completed: list[FrozenTrial],
-                              mode: Mode) -> tuple[float | None, int | None]:
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_caches"] = None  # caches of storage objects do not travel; rebuilt on use
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._caches = weakref.WeakKeyDictionary()
+
+    def _cache(self, study: "optuna.study.Study") -> tuple[dict, dict]:
+        """This storage's (finals, curves) caches, keyed by trial id."""
+        storage = study._storage
+        try:
+            return self._caches.setdefault(storage, ({}, {}))
+        except TypeError:  # a storage that cannot be weakly referenced: no caching
+            return {}, {}
+
+    def _incumbent_and_budget(self, completed: list[FrozenTrial], mode: Mode,
+                              finals: dict | None = None) -> tuple[float | None, int | None]:
         best: float | None = None
         budget: int | None = None
+        finals = {} if finals is None else finals
         for t in completed:
-            cached = self._finals.get(t._trial_id)
+            cached = finals.get(t._trial_id)
             if cached is None:
                 if t.intermediate_values:
                     last = max(t.intermediate_values)
                     cached = (last, t.intermediate_values[last])
                 else:
                     cached = (None, t.value)
-                self._finals[t._trial_id] = cached
+                finals[t._trial_id] = cached
             last_step, final = cached
             if last_step is not None and (budget is None or last_step > budget):
                 budget = last_step
@@ -132,20 +154,21 @@ class LCPruner(BasePruner):
                 best = final
         return best, budget
 
-    def _context(self, completed: list[FrozenTrial], mode: Mode,
-                  max_step: int) -> list[Curve] | None:
+    def _context(self, completed: list[FrozenTrial], mode: Mode, max_step: int,
+                 curves: dict | None = None) -> list[Curve] | None:
         """Completed trials' curves, for predictors that learn from the study's finished trials."""
         if not self._rule.predictor.uses_context:
             return None
         out = []
+        curves = {} if curves is None else curves
         for t in completed:
             if not t.intermediate_values:
                 continue
             key = (t._trial_id, mode, max_step)
-            curve = self._curves.get(key)
+            curve = curves.get(key)
             if curve is None:
                 curve = curve_from_reports(t.intermediate_values, mode, max_step, config=t.params)
-                self._curves[key] = curve
+                curves[key] = curve
             out.append(curve)
         return out
 

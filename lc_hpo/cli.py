@@ -253,6 +253,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (``lc-hpo bench ... | head``): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except (ValueError, OSError) as exc:  # bad input (CurveSetError and CheckpointError included)
+        print(f"lc-hpo: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -216,7 +216,8 @@ class StoppingRule:
         except Exception as exc:  # a forecast must never kill a trial
             self.warn_once(
                 f"predictor {type(self.predictor).__name__} failed ({type(exc).__name__}: {exc}); "
-                "trials keep training when no forecast is available"
+                "trials keep training when no forecast is available",
+                key=f"failed:{type(exc).__name__}",  # once per kind, whatever the message says
             )
             for i, c in zip(index, curves):
                 decisions[i] = Decision(False, FORECAST_FAILED, _step(steps[i], c), incumbent=inc)

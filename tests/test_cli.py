@@ -24,3 +24,15 @@ def test_latency_bench_reports_both_pruners(capsys):
 def test_unknown_command_exits_with_usage():
     with pytest.raises(SystemExit):
         main(["frobnicate"])
+
+
+def test_bad_input_is_one_line_on_stderr_not_a_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"task": "t", "config": {}, "steps": [2, 1], "values": [0.1, 0.2], '
+                   '"mode": "max", "max_step": 2}\n')
+    assert main(["data", "diverged", str(bad), "--above", "10", "--out",
+                 str(tmp_path / "out.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lc-hpo: ") and "bad.jsonl:1" in err and "Traceback" not in err
+    assert main(["bench", "predict", "--curves", str(tmp_path / "missing.jsonl")]) == 2
+    assert "no such curve-set file" in capsys.readouterr().err

@@ -19,6 +19,16 @@ class Broken(Predictor):
         raise RuntimeError("boom")
 
 
+class Chatty(Predictor):
+    """Fails with a different message every time, as a real fit failure often does."""
+    name = "chatty"
+    calls = 0
+
+    def _predict(self, batch, targets):
+        Chatty.calls += 1
+        raise ValueError(f"cannot fit a curve of {Chatty.calls} points")
+
+
 class NaNs(Predictor):
     name = "nans"
 
@@ -79,7 +89,7 @@ def test_leader_is_never_stopped_even_by_a_pessimistic_forecast():
     assert rule().decide(fallen, 0.9, 5).reason == FORECAST
 
 
-@pytest.mark.parametrize("predictor", [Broken(), NaNs()])
+@pytest.mark.parametrize("predictor", [Broken(), NaNs(), Chatty()])
 def test_a_failing_forecast_keeps_training_and_warns_once(predictor):
     r = StoppingRule(predictor, n_startup_trials=1)
     with warnings.catch_warnings(record=True) as caught:

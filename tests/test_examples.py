@@ -44,3 +44,15 @@ def test_tail_calibration_reports_shares_per_task(curve_file):
         shares = [float(x) for x in row.strip("| \n").split("|")[2:]]
         assert len(shares) == 8 and all(0.0 <= s <= 1.0 for s in shares)
         assert shares[:4] == sorted(shares[:4]) and shares[4:] == sorted(shares[4:])
+
+
+def test_decision_features_scores_every_feature_set(curve_file):
+    out = _run("decision_features.py", "--curves", str(curve_file), "--per-task", "200")
+    rows = [line for line in out.splitlines()
+            if line.startswith("| ") and not line.startswith("| features")]
+    assert [r.split("|")[1].strip() for r in rows] == [
+        "standing alone", "default", "default + standing", "default + parametric",
+        "default + both"]
+    for row in rows:
+        overall = float(row.split("|")[2])
+        assert 0.5 < overall <= 1.0  # every feature set ranks winners above losers

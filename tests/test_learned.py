@@ -124,6 +124,13 @@ def test_checkpoints_load_as_weights_only_with_clear_errors(tmp_path, mixture):
     mixture.save(good)
     with pytest.raises(CheckpointError, match="holds a 'lstm_mixture' model"):
         RecursiveLSTMPredictor.load(good)
+    # a path object, and a checkpoint named without ".pt", load the same way
+    assert isinstance(make_predictor(good), type(mixture))
+    renamed = tmp_path / "model.ckpt"
+    renamed.write_bytes(good.read_bytes())
+    assert isinstance(make_predictor(str(renamed)), type(mixture))
+    with pytest.raises(TypeError, match="predictor name or a checkpoint path"):
+        make_predictor(3)
 
 
 def test_train_command_writes_a_loadable_checkpoint(tmp_path, capsys):

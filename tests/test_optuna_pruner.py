@@ -157,3 +157,36 @@ def test_two_worker_processes_share_one_sqlite_storage(tmp_path):
     assert len(trials) == 50
     assert {t.state for t in trials} == {TrialState.COMPLETE, TrialState.PRUNED}
     assert all(FORECAST_ATTR in t.user_attrs for t in trials if t.state == TrialState.PRUNED)
+
+
+def _replay(curves):
+    """An objective that reports the given curves, one per trial, in order."""
+    it = iter(curves)
+
+    def objective(trial):
+        values = next(it)
+        for step, value in enumerate(values):
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return values[-1]
+    return objective
+
+
+def test_one_pruner_serves_several_studies_each_with_its_own_incumbent():
+    """Trial ids restart in every in-memory storage: nothing of study A may leak into study B."""
+    strong = [0.5 + 0.015 * i for i in range(31)]  # ends at 0.95
+    weak = [0.3 + 0.01 * i for i in range(31)]  # ends at 0.60
+    second = [0.45 + 0.01 * i for i in range(31)]  # ends at 0.75, so it beats study B's 0.60
+    pruner = LCPruner()
+    a = optuna.create_study(direction="maximize", pruner=pruner)
+    a.optimize(_replay([strong, strong]), n_trials=2)
+    b = optuna.create_study(direction="maximize", pruner=pruner)
+    b.optimize(_replay([weak, second]), n_trials=2)
+    assert b.trials[1].state == TrialState.COMPLETE
+    assert b.trials[1].user_attrs[FORECAST_ATTR]["incumbent"] == pytest.approx(0.6)
+
+
+def test_pruner_and_default_predictor_print():
+    text = repr(LCPruner())
+    assert text.startswith("LCPruner(predictor=MixtureLSTMPredictor(")

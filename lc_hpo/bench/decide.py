@@ -64,6 +64,9 @@ class Situation:
     incumbent: float
     n_finished: int
     winner: bool
+    #: The complete runs the incumbent was drawn from (its "finished trials"), for measures that
+    #: compare a run with the study's other trials at the same step.
+    finished: tuple[Curve, ...] = ()
 
 
 def draw_situations(curves: Sequence[Curve], situations_per_task: int = 1000,
@@ -98,7 +101,8 @@ def draw_situations(curves: Sequence[Curve], situations_per_task: int = 1000,
                 c, cutoff = cs[int(j)], float(rng.choice(cutoffs))
                 partial = c.truncate(max(1, int(round(cutoff * c.max_step))))
                 group.append(Situation(task, cutoff, partial, incumbent, k,
-                                       is_better(c.final_value, incumbent, c.mode)))
+                                       is_better(c.final_value, incumbent, c.mode),
+                                       tuple(cs[int(i)] for i in finished)))
             groups.append(group)
     if not groups:
         raise ValueError("bench decide needs tasks with at least two complete runs "

@@ -58,9 +58,15 @@ def available_predictors() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def make_predictor(name: str, **params: Any) -> Predictor:
+def make_predictor(name: str | os.PathLike, **params: Any) -> Predictor:
     """The predictor registered under ``name``, or the one saved in the checkpoint file ``name``."""
-    if name not in _REGISTRY and (name.endswith(".pt") or os.path.sep in name):
+    if isinstance(name, os.PathLike):
+        name = os.fspath(name)
+    if not isinstance(name, str):
+        raise TypeError(f"make_predictor takes a predictor name or a checkpoint path, got "
+                        f"{type(name).__name__}; available: {', '.join(available_predictors())}")
+    if name not in _REGISTRY and (name.endswith(".pt") or os.path.sep in name
+                                  or os.path.isfile(name)):
         from ..learned import load_predictor
 
         if params:

@@ -153,7 +153,9 @@ class Predictor(ABC):
         import inspect
 
         sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
+        # ``**kwargs`` / ``*args`` pass parameters on; they are not parameters themselves.
+        return [name for name, p in sig.parameters.items() if name != "self"
+                and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
