@@ -80,7 +80,9 @@ class Curve:
         if max_step is None:
             max_step = int(steps[-1]) if steps.size else None
         else:
-            if isinstance(max_step, bool) or not float(max_step).is_integer() or max_step < 1:
+            if (isinstance(max_step, bool) or not isinstance(max_step, (int, float, np.integer,
+                                                                        np.floating))
+                    or not float(max_step).is_integer() or max_step < 1):
                 raise CurveError(f"max_step must be a positive integer, got {max_step!r}")
             max_step = int(max_step)
             if steps.size and steps[-1] > max_step:

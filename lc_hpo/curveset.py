@@ -92,7 +92,8 @@ def iter_curves(path: PathLike) -> Iterator[Curve]:
                 try:
                     record = json.loads(line, parse_constant=_reject_constant)
                     yield curve_from_record(record)
-                except (json.JSONDecodeError, CurveError, ValueError) as exc:
+                except (json.JSONDecodeError, CurveError, ValueError, TypeError,
+                        OverflowError) as exc:  # any bad field, named with its file and line
                     raise CurveSetError(f"{path}:{lineno}: {exc}") from None
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise CurveSetError(f"{path}: cannot read ({exc})") from None

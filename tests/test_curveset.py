@@ -51,6 +51,13 @@ def test_errors_name_the_file_and_line(tmp_path):
     path.write_text("{not json\n")
     with pytest.raises(CurveSetError, match=r"bad.jsonl:1:"):
         read_curves(path)
+    for field in ['"max_step": "20", ', '"max_step": [20], ']:  # wrong types, named too
+        path.write_text(good.replace('"mode": "max", ', '"mode": "max", ' + field) + "\n")
+        with pytest.raises(CurveSetError, match=r"bad.jsonl:1: max_step must be a positive"):
+            read_curves(path)
+    path.write_text(good.replace("[1, 2]", "[1, 100000000000000000000]") + "\n")
+    with pytest.raises(CurveSetError, match=r"bad.jsonl:1:"):
+        read_curves(path)
 
 
 def test_missing_and_corrupt_files(tmp_path):

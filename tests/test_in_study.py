@@ -65,6 +65,17 @@ def test_it_learns_what_only_this_study_shows():
     np.testing.assert_allclose(path[:, -1], study.quantile(0.5)[:, -1], rtol=1e-6)
 
 
+def test_forecasts_depend_on_the_finished_trials_alone_not_on_what_came_before():
+    """Two workers on one storage: one has forecast all along, one starts now; same forecasts."""
+    finished, live = study_curves(40, seed=3), study_curves(5, seed=4)
+    partial = [c.truncate(8) for c in live]
+    veteran, newcomer = InStudyPredictor(), InStudyPredictor()
+    for n in (20, 24, 30, 33):  # the veteran saw the study grow
+        veteran.predict(partial, context=finished[:n])
+    np.testing.assert_array_equal(veteran.predict(partial, context=finished).quantile(0.5),
+                                  newcomer.predict(partial, context=finished).quantile(0.5))
+
+
 def test_unusable_finished_curves_are_left_out_and_nothing_breaks():
     finished = study_curves(40, seed=3)
     bad = [

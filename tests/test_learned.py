@@ -131,6 +131,21 @@ def test_checkpoints_load_as_weights_only_with_clear_errors(tmp_path, mixture):
     assert isinstance(make_predictor(str(renamed)), type(mixture))
     with pytest.raises(TypeError, match="predictor name or a checkpoint path"):
         make_predictor(3)
+    # a readable checkpoint whose contents are wrong still gets a CheckpointError
+    payload = torch.load(good, weights_only=True)
+    for change, message in [
+        (lambda p: p["config"].update(bogus=1), "configuration is not valid"),
+        (lambda p: p["metadata"].update(calibration="junk"), "calibration metadata"),
+        (lambda p: next(iter(p["state_dict"].values())).fill_(float("nan")), "non-finite"),
+    ]:
+        broken = {**payload, "config": dict(payload["config"]),
+                  "metadata": dict(payload["metadata"]),
+                  "state_dict": {k: v.clone() for k, v in payload["state_dict"].items()}}
+        change(broken)
+        path = tmp_path / "broken.pt"
+        torch.save(broken, path)
+        with pytest.raises(CheckpointError, match=message):
+            load_predictor(path)
 
 
 def test_train_command_writes_a_loadable_checkpoint(tmp_path, capsys):

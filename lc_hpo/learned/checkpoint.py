@@ -51,10 +51,12 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt, truncated, or holding objects that would need a pickle
+        # torch's own message suggests weights_only=False, the unsafe load this library never
+        # does, so it is not passed on.
         raise CheckpointError(
-            f"{path}: not a readable lc-hpo checkpoint ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}); it must be a file written by "
-            "'lc-hpo train', and it is only ever loaded as weights"
+            f"{path}: not a readable lc-hpo checkpoint ({type(exc).__name__}): it is corrupt or "
+            "truncated, or holds Python objects that only an unsafe pickle load could read, and "
+            "lc-hpo loads checkpoints as weights only; use a file written by 'lc-hpo train'"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an lc-hpo predictor checkpoint")

@@ -103,16 +103,27 @@ class _LearnedPredictor(Predictor):
             raise CheckpointError(f"{path}: trained on feature encoding {version}, this lc-hpo "
                                   f"encodes curves as version {FEATURE_VERSION}; retrain it with "
                                   "'lc-hpo train'")
-        self = cls(**payload["config"])
-        self.model_ = self._build()
+        try:
+            self = cls(**payload["config"])
+            self.model_ = self._build()
+        except (TypeError, ValueError) as exc:  # a config this version cannot build
+            raise CheckpointError(f"{path}: its model configuration is not valid here "
+                                  f"({exc}); retrain it with 'lc-hpo train'") from None
         try:
             self.model_.load_state_dict(payload["state_dict"])
         except (RuntimeError, KeyError) as exc:
             raise CheckpointError(f"{path}: weights do not fit a {cls.kind!r} model "
                                   f"({str(exc).splitlines()[0]})") from None
+        if not all(torch.isfinite(t).all() for t in self.model_.state_dict().values()):
+            raise CheckpointError(f"{path}: holds non-finite weights (NaN or inf); it is corrupt, "
+                                  "retrain it with 'lc-hpo train'")
         self.model_.eval()
         self.metadata_ = payload["metadata"]
-        self._after_load()
+        try:
+            self._after_load()
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: its calibration metadata is not valid "
+                                  f"({type(exc).__name__}: {exc})") from None
         return self
 
     def _after_load(self) -> None:

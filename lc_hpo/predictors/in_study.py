@@ -8,10 +8,11 @@ shows (its resampled prefix, how much of the budget it has used, its configurati
 predictor's own forecast) to its final value.  The forest's leaves give a conditional *distribution*
 of the final value, not a point, which the stopping rule needs.
 
-Until ``min_context`` trials have finished it is exactly its base predictor.  The forest is refitted
-only when the number of finished trials has grown by ``refit_growth``, so its cost is logarithmic in
-the study's size; it is a cache, rebuilt from the finished curves whenever needed, never state that a
-decision depends on beyond those curves.
+Until ``min_context`` trials have finished it is exactly its base predictor.  The forest is fitted on
+the first ``m`` finished curves in the order given (Optuna's: trial number), where ``m`` steps through
+``min_context``, × ``refit_growth``, × ``refit_growth``², ... up to the number finished, so its cost is
+logarithmic in the study's size.  What it is fitted on is a function of the finished curves alone, so
+every worker reading the same storage forecasts alike; the fitted forest is only a cache.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class InStudyPredictor(Predictor):
             a registered name, a checkpoint path, or an instance.
         min_context: Finished curves (same direction and ``max_step``) needed before the forest is used.
         n_trees: Trees in the forest.
-        refit_growth: Refit when the number of finished curves has grown by this factor.
+        refit_growth: Refit when the number of finished curves has grown by this factor (fitted
+            on the first ``min_context`` × ``refit_growth``^k of them, in the order given).
         max_context: At most this many finished curves (a seeded random subset) train the forest.
         seed: Seed of the forest and of the subset.
     """
@@ -70,7 +72,7 @@ class InStudyPredictor(Predictor):
         self.refit_growth = float(refit_growth)
         self.max_context = max_context
         self.seed = seed
-        self._forests: dict[tuple, tuple[frozenset, _StudyForest]] = {}
+        self._forests: dict[tuple, tuple[tuple, _StudyForest]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -133,19 +135,27 @@ class InStudyPredictor(Predictor):
     def _predict(self, batch: ObservedBatch, targets: np.ndarray) -> Forecast:  # pragma: no cover
         raise NotImplementedError("InStudyPredictor overrides predict")
 
+    def _fit_size(self, n: int) -> int:
+        """How many of ``n`` finished curves the forest is fitted on (see the module docstring)."""
+        m = self.min_context
+        while True:
+            nxt = max(m + 1, math.ceil(m * self.refit_growth))
+            if nxt > n:
+                return min(m, n)
+            m = nxt
+
     def _forest(self, key: tuple, ctx: list[Curve]) -> "_StudyForest":
-        """The group's forest, refitted unless it was fitted on a subset of these finished curves
-        that is not yet ``refit_growth`` times smaller."""
-        ids = {_identity(c) for c in ctx}
+        """The group's forest: fitted on the first :meth:`_fit_size` finished curves, reused
+        while those stay the same."""
+        ctx = ctx[: self._fit_size(len(ctx))]
+        ids = tuple(_identity(c) for c in ctx)
         with self._lock:
             cached = self._forests.get(key)
-        if cached is not None:
-            fitted_ids, forest = cached
-            if fitted_ids <= ids and len(ids) < len(fitted_ids) * self.refit_growth:
-                return forest
+        if cached is not None and cached[0] == ids:
+            return cached[1]
         forest = _StudyForest(self.base_, self.n_trees, self.max_context, self.seed).fit(ctx)
         with self._lock:
-            self._forests[key] = (frozenset(ids), forest)
+            self._forests[key] = (ids, forest)
         return forest
 
 
