@@ -132,10 +132,9 @@ class LCPruner(BasePruner):
             return {}, {}
 
     def _incumbent_and_budget(self, completed: list[FrozenTrial], mode: Mode,
-                              finals: dict | None = None) -> tuple[float | None, int | None]:
+                              finals: dict) -> tuple[float | None, int | None]:
         best: float | None = None
         budget: int | None = None
-        finals = {} if finals is None else finals
         for t in completed:
             cached = finals.get(t._trial_id)
             if cached is None:
@@ -155,12 +154,11 @@ class LCPruner(BasePruner):
         return best, budget
 
     def _context(self, completed: list[FrozenTrial], mode: Mode, max_step: int,
-                 curves: dict | None = None) -> list[Curve] | None:
+                 curves: dict) -> list[Curve] | None:
         """Completed trials' curves, for predictors that learn from the study's finished trials."""
         if not self._rule.predictor.uses_context:
             return None
         out = []
-        curves = {} if curves is None else curves
         for t in completed:
             if not t.intermediate_values:
                 continue
