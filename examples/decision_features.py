@@ -32,17 +32,16 @@ from sklearn.linear_model import LogisticRegression
 
 from lc_hpo import read_curves
 from lc_hpo.bench.decide import DEFAULT_CUTOFFS, Situation, auc, draw_situations
-from lc_hpo.curve import Curve
 from lc_hpo.curveset import mark_diverged
 from lc_hpo.decision import StoppingRule
 from lc_hpo.predictors import make_predictor
-
-P_CLIP = 1e-4
+from lc_hpo.standing import P_CLIP
+from lc_hpo.standing import standing as run_standing
 
 
 def _logit_p_better(predictor: str, groups: Sequence[Sequence[Situation]]) -> np.ndarray:
     """logit P(better) per situation through the library's rule; NaN where it does not forecast."""
-    rule = StoppingRule(make_predictor(predictor), threshold=0.5)
+    rule = StoppingRule(make_predictor(predictor), threshold=0.5, standing=False)
     out = []
     for group in groups:
         decisions = rule.decide_many([s.partial for s in group], group[0].incumbent,
@@ -53,31 +52,11 @@ def _logit_p_better(predictor: str, groups: Sequence[Sequence[Situation]]) -> np
     return np.array(out)
 
 
-def _value_at(curve: Curve, step: int) -> float:
-    i = int(np.searchsorted(curve.steps, step, side="right")) - 1
-    return float(curve.values[i]) if i >= 0 else math.nan
-
-
-def _standing(s: Situation) -> tuple[float, float]:
-    """Share of finished runs better at the run's step, and the squashed gap to the incumbent run."""
-    sign = 1.0 if s.partial.mode == "min" else -1.0  # positive = behind
-    step, last = s.partial.last_step, float(s.partial.finite[1][-1])
-    there = np.array([_value_at(c, step) for c in s.finished])
-    ok = np.isfinite(there)
-    share = float(np.mean(sign * (there[ok] - last) < 0)) if ok.any() else 0.5
-    best = min(s.finished, key=lambda c: sign * c.final_value)
-    values = best.finite[1]
-    width = float(values.max() - values.min()) if values.size else 0.0
-    at = _value_at(best, step)
-    gap = sign * (last - at) / width if math.isfinite(at) and width > 0 else 0.0
-    return share, math.copysign(math.log1p(abs(gap)), gap)
-
-
 def _table(groups: Sequence[Sequence[Situation]], predictor: str, reference: str) -> dict:
     flat = [s for g in groups for s in g]
     z = _logit_p_better(predictor, groups)
     zr = _logit_p_better(reference, groups)
-    standing = np.array([_standing(s) for s in flat])
+    standing = np.array([run_standing(s.partial, s.finished) for s in flat])
     cut = np.array([s.cutoff for s in flat])
     won = np.array([s.winner for s in flat])
     made = np.isfinite(z) & np.isfinite(zr)

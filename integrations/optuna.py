@@ -45,6 +45,9 @@ class LCPruner(BasePruner):
         min_points: Never prune a trial with fewer finite reported values than this (default 2).
         max_step: The last step a complete trial reports; inferred from completed trials if None.
         record: Store each forecast on the trial as the user attribute ``lc_forecast``.
+        standing: Read P(better) together with the trial's standing among the completed trials
+            at its current step, through the predictor's standing calibration if it has one (the
+            default does); False decides on the forecast alone.
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class LCPruner(BasePruner):
         max_step: int | None = None,
         record: bool = True,
         min_points: int = 2,
+        standing: bool = True,
     ) -> None:
         if max_step is not None and (isinstance(max_step, bool) or not isinstance(max_step, int)
                                      or max_step < 1):
@@ -67,6 +71,7 @@ class LCPruner(BasePruner):
             min_steps=min_steps,
             n_startup_trials=n_startup_trials,
             min_points=min_points,
+            standing=standing,
         )
         self._max_step = max_step
         self._record = record
@@ -155,8 +160,8 @@ class LCPruner(BasePruner):
 
     def _context(self, completed: list[FrozenTrial], mode: Mode, max_step: int,
                  curves: dict) -> list[Curve] | None:
-        """Completed trials' curves, for predictors that learn from the study's finished trials."""
-        if not self._rule.predictor.uses_context:
+        """Completed trials' curves, when the rule reads the study's finished trials."""
+        if not self._rule.needs_context:
             return None
         out = []
         for t in completed:
@@ -197,7 +202,7 @@ class LCPruner(BasePruner):
     def __repr__(self) -> str:
         return (f"LCPruner(predictor={self._rule.predictor!r}, threshold={self._rule.threshold}, "
                 f"min_steps={self._rule.min_steps}, n_startup_trials={self._rule.n_startup_trials},"
-                f" max_step={self._max_step})")
+                f" max_step={self._max_step}, standing={self._rule.standing!r})")
 
 
 __all__ = ["FORECAST_ATTR", "LCPruner"]

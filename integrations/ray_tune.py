@@ -38,6 +38,7 @@ class _TrialState:
     checkpoints: bool = False
     decision: Decision | None = None
     config: dict = field(default_factory=dict)  # the trial's plain hyperparameters
+    curve: Any = None  # the curve, cached once the trial has completed
 
     @property
     def last_t(self) -> int:
@@ -70,6 +71,9 @@ class LCScheduler(TrialScheduler):
         budget: Optional total budget of the experiment, in ``budget_unit``.
         budget_unit: ``"time_attr"`` (sum of trials' progress) or ``"seconds"`` (sum of their
             measured ``time_total_s``).
+        standing: Read P(better) together with the trial's standing among the completed trials
+            at its current progress, through the predictor's standing calibration if it has one
+            (the default does); False decides on the forecast alone.
     """
 
     def __init__(
@@ -88,6 +92,7 @@ class LCScheduler(TrialScheduler):
         budget: float | None = None,
         budget_unit: str = "time_attr",
         min_points: int = 2,
+        standing: bool = True,
     ) -> None:
         super().__init__()
         if mode is not None and mode not in MODES:
@@ -102,7 +107,7 @@ class LCScheduler(TrialScheduler):
             raise ValueError("budget_unit must be 'time_attr' or 'seconds'")
         self._rule = StoppingRule(resolve_predictor(predictor), threshold=threshold,
                                   min_steps=grace_period, n_startup_trials=n_startup_trials,
-                                  min_points=min_points)
+                                  min_points=min_points, standing=standing)
         self._metric = metric
         self._mode: Mode | None = mode  # type: ignore[assignment]
         self._time_attr = time_attr
@@ -126,6 +131,8 @@ class LCScheduler(TrialScheduler):
         nan = float("nan")
         return {
             "lc_p_better": d.p_better if d and d.p_better is not None else nan,
+            # the forecast's own P(better), where lc_p_better also reads the trial's standing
+            "lc_p_forecast": d.p_forecast if d and d.p_forecast is not None else nan,
             "lc_predicted_final": d.predicted_final if d and d.predicted_final is not None else nan,
             "lc_lower": d.lower if d and d.lower is not None else nan,
             "lc_upper": d.upper if d and d.upper is not None else nan,
@@ -274,10 +281,15 @@ class LCScheduler(TrialScheduler):
                                   config=st.config)
 
     def _context(self) -> list | None:
-        """Completed trials' curves, for predictors that learn from the study's finished trials."""
-        if not self._rule.predictor.uses_context:
+        """Completed trials' curves, when the rule reads the study's finished trials."""
+        if not self._rule.needs_context:
             return None
-        return [self._curve(st) for st in self._completed()]
+        out = []
+        for st in self._completed():
+            if st.curve is None:  # a completed trial's curve no longer changes
+                st.curve = self._curve(st)
+            out.append(st.curve)
+        return out
 
     def _completed(self) -> list[_TrialState]:
         return [st for st in self._trials.values() if st.status == COMPLETE]
@@ -427,9 +439,10 @@ def _flatten(row: dict, prefix: str = "") -> dict:
 
 
 class LCForecastCallback(Callback):
-    """Writes each trial's latest forecast (``lc_p_better``, ``lc_predicted_final``, ``lc_lower``,
-    ``lc_upper``, ``lc_reason``) into its results, so progress files and ``ResultGrid`` show it; it
-    also carries the scheduler's state through ``Tuner.restore``."""
+    """Writes each trial's latest forecast (``lc_p_better``, ``lc_p_forecast``,
+    ``lc_predicted_final``, ``lc_lower``, ``lc_upper``, ``lc_reason``) into its results, so progress
+    files and ``ResultGrid`` show it; it also carries the scheduler's state through
+    ``Tuner.restore``."""
 
     def __init__(self, scheduler: LCScheduler) -> None:
         self.scheduler = scheduler

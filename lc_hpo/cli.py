@@ -156,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     hpo.add_argument("--curves", nargs="+", required=True, metavar="FILE", help="curve-set files")
     hpo.add_argument("--methods", help="comma-separated methods (default: all built-in and "
                      "lc:NAME for every predictor); lc:NAME@0.1 sets the threshold, "
-                     "lc:NAME:startup=2 the completed trials needed before any stop")
+                     "lc:NAME:startup=2 the completed trials needed before any stop, "
+                     "lc:NAME:standing=off decides on the forecast alone")
     hpo.add_argument("--orderings", type=int, default=20, help="random orders per task (20)")
     hpo.add_argument("--budget", type=float, default=20.0, help="budget in full runs (20)")
     hpo.add_argument("--seed", type=int, default=0)
@@ -192,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     dec = bench.add_parser("decide", help="how well P(beats the incumbent) separates runs to stop")
     dec.add_argument("--curves", nargs="+", required=True, metavar="FILE")
-    dec.add_argument("--predictors", default="default,parametric")
+    dec.add_argument("--predictors", default="default,parametric",
+                     help="comma-separated predictors (default: default,parametric); "
+                          "NAME:standing=off decides on the forecast alone")
     dec.add_argument("--situations", type=int, default=1000,
                      help="decision situations per task (default 1000)")
     dec.add_argument("--cutoffs", default="0.04,0.08,0.15,0.25,0.4,0.6",
@@ -211,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .learned.train_cli import add_parser as add_train
 
     add_train(sub)
+
+    from .learned.calibrate_cli import add_parser as add_calibrate
+
+    add_calibrate(sub)
 
     data = sub.add_parser("data", help="make curve sets").add_subparsers(
         dest="data", metavar="SOURCE", required=True)

@@ -201,9 +201,15 @@ def _as_steps(steps: Any) -> np.ndarray:
 def _as_values(values: Any, what: str) -> np.ndarray:
     try:
         if isinstance(values, np.ndarray):
+            if values.dtype.kind not in "biuf":  # strings or objects: not numbers, whatever they say
+                raise TypeError(f"an array of {values.dtype} is not numeric")
             arr = values.astype(float)
         else:
-            arr = np.array([math.nan if v is None else v for v in values], dtype=float)
+            items = [math.nan if v is None else v for v in values]
+            bad = next((v for v in items if isinstance(v, (str, bytes))), None)
+            if bad is not None:
+                raise TypeError(f"{bad!r} is text, not a number")
+            arr = np.array(items, dtype=float)
     except (TypeError, ValueError) as exc:
         raise CurveError(f"{what} must be numbers or null: {exc}") from None
     if arr.ndim != 1:

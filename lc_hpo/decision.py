@@ -8,8 +8,10 @@ The rule (Domhan et al. 2015, LC-PFN): stop a trial when the forecast probabilit
 ``max_step`` beats the incumbent (the best value among completed trials) falls below ``threshold``; never
 before ``min_steps``, never on fewer than ``min_points`` finite values, never before
 ``n_startup_trials`` trials have completed, and never while the trial is itself the leader (its
-latest value already matches or beats the incumbent).  A forecast that raises or comes back
-non-finite means *keep training*, and says so once.
+latest value already matches or beats the incumbent).  When the predictor carries a standing
+calibration (:mod:`lc_hpo.standing`; the bundled default does) and the study's finished curves are
+given, P(better) is read together with where the trial stands among them at its current step.  A
+forecast that raises or comes back non-finite means *keep training*, and says so once.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, Sequence
 from .curve import Curve, is_better
 from .forecast import Forecast
 from .predictors import Predictor
+from .standing import StandingCalibration
 
 #: Default stop threshold on P(final value beats the incumbent).  0.05 is what Domhan et al. and LC-PFN
 #: use; the README's replay results (``lc-hpo bench hpo``) are the evidence for keeping or changing it.
@@ -65,6 +68,8 @@ class Decision:
     upper: float | None = None
     incumbent: float | None = None
     threshold: float | None = None
+    #: The forecast's own P(better) when ``p_better`` also reads the trial's standing.
+    p_forecast: float | None = None
 
     @property
     def forecast_made(self) -> bool:
@@ -92,6 +97,11 @@ class StoppingRule:
         Never stop a trial with fewer finite values than this.  One value says where a curve is,
         not where it is going: on held-out TaskSet tasks the bundled model's one-value forecasts put
         21 % of finals below their 5 % quantile (2 % from two values on), so the default is 2.
+    standing:
+        True: read P(better) together with the trial's standing among the finished trials passed
+        as ``context``, through the predictor's own calibration (``predictor.standing_``) if it has
+        one.  False: the forecast's P(better) alone.  A
+        :class:`~lc_hpo.standing.StandingCalibration`: that one.
     """
 
     def __init__(
@@ -101,6 +111,7 @@ class StoppingRule:
         min_steps: int = 1,
         n_startup_trials: int = DEFAULT_N_STARTUP_TRIALS,
         min_points: int = 2,
+        standing: bool | StandingCalibration = True,
     ) -> None:
         if not isinstance(predictor, Predictor):
             raise TypeError(
@@ -119,7 +130,11 @@ class StoppingRule:
             )
         if isinstance(min_points, bool) or not isinstance(min_points, int) or min_points < 1:
             raise ValueError(f"min_points must be a positive integer, got {min_points!r}")
+        if not isinstance(standing, (bool, StandingCalibration)):
+            raise TypeError(f"standing must be True, False or a StandingCalibration, got "
+                            f"{type(standing).__name__}")
         self.predictor = predictor
+        self.standing = standing
         self.min_points = min_points
         self.threshold = float(threshold)
         self.min_steps = min_steps
@@ -138,6 +153,18 @@ class StoppingRule:
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
+    @property
+    def calibration(self) -> StandingCalibration | None:
+        """The standing calibration the rule applies (None: the forecast's P(better) alone)."""
+        if isinstance(self.standing, StandingCalibration):
+            return self.standing
+        return getattr(self.predictor, "standing_", None) if self.standing else None
+
+    @property
+    def needs_context(self) -> bool:
+        """Whether decisions read the study's finished curves (callers may skip building them)."""
+        return bool(self.predictor.uses_context or self.calibration is not None)
+
     # --- public API ------------------------------------------------------------------------------
     def decide(
         self,
@@ -149,8 +176,9 @@ class StoppingRule:
     ) -> Decision:
         """Decide for one trial; ``step`` is the trial's current step in the caller's numbering.
 
-        ``context`` holds the study's finished curves, for predictors that learn from them
-        (``predictor.uses_context``); others ignore it.
+        ``context`` holds the study's finished curves (same direction and budget), for predictors
+        that learn from them (``predictor.uses_context``) and for the standing calibration; without
+        it the forecast's P(better) decides alone.
         """
         return self.decide_many([curve], incumbent, n_completed, [step], context)[0]
 
@@ -209,7 +237,10 @@ class StoppingRule:
                        context: Sequence[Curve] | None = None) -> None:
         try:
             forecast = self.forecast(curves, context)
-            p = forecast.prob_better(inc, [c.mode for c in curves])
+            p_forecast = forecast.prob_better(inc, [c.mode for c in curves])
+            calibration = self.calibration if context else None
+            p = p_forecast if calibration is None else calibration.adjust(p_forecast, curves,
+                                                                           context)
             mean = forecast.mean[:, -1]
             lo, hi = forecast.interval(0.9)
             lo, hi = lo[:, -1], hi[:, -1]
@@ -243,6 +274,7 @@ class StoppingRule:
                 upper=float(hi[j]),
                 incumbent=inc,
                 threshold=self.threshold,
+                p_forecast=None if calibration is None else float(p_forecast[j]),
             )
 
     def forecast(self, curves: Sequence[Curve], context: Sequence[Curve] | None = None) -> Forecast:
@@ -262,7 +294,8 @@ class StoppingRule:
 
     def __repr__(self) -> str:
         return (f"StoppingRule(predictor={self.predictor!r}, threshold={self.threshold}, "
-                f"min_steps={self.min_steps}, n_startup_trials={self.n_startup_trials})")
+                f"min_steps={self.min_steps}, n_startup_trials={self.n_startup_trials}, "
+                f"standing={self.standing!r})")
 
 
 def _step(step: int | None, curve: Curve) -> int | None:

@@ -32,6 +32,8 @@ def test_infinite_values_are_diverged_measurements():
         ([1, 2], [0.1], "same length"),
         ([1.5, 2], [0.1, 0.2], "whole numbers"),
         ([1, 2], ["a", 0.2], "numbers or null"),
+        ([1, 2], ["1", "2"], "text, not a number"),  # numeric text is still text, as in the files
+        ([1, 2], np.array(["1", "2"]), "not numeric"),
     ],
 )
 def test_bad_curves_get_clear_errors(steps, values, message):

@@ -56,3 +56,11 @@ def test_decision_features_scores_every_feature_set(curve_file):
     for row in rows:
         overall = float(row.split("|")[2])
         assert 0.5 < overall <= 1.0  # every feature set ranks winners above losers
+
+
+def test_decide_throughput_reports_each_study_size():
+    out = _run("decide_throughput.py", "--curves", "300")
+    rows = [line.split("|") for line in out.splitlines() if line.startswith("| ") and
+            not line.startswith("| finished")]
+    assert [int(r[1]) for r in rows] == [0, 20, 200, 1000]
+    assert all(float(r[2].replace(",", "")) > 0 for r in rows)

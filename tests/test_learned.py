@@ -154,9 +154,16 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path, capsys):
 
     write_curves(synthetic_curves(4, 20, seed=5), curves)
     out = tmp_path / "t.pt"
-    assert main(["train", "--curves", str(curves), "--prior", "--prior-tasks", "4",
-                 "--prior-curves", "10", "--hidden", "8", "--max-steps", "30", "--out", str(out),
-                 "--quiet"]) == 0
+    with pytest.warns(UserWarning, match="before its first validation"):  # 30 steps: a smoke test
+        assert main(["train", "--curves", str(curves), "--prior", "--prior-tasks", "4",
+                     "--prior-curves", "10", "--hidden", "8", "--max-steps", "30", "--out",
+                     str(out), "--quiet"]) == 0
     assert "wrote" in capsys.readouterr().out
     meta = load_predictor(out).metadata_
     assert meta["trained_on"]["files"] == ["c.jsonl"] and meta["trained_on"]["prior"]["tasks"] == 4
+
+
+def test_training_stopped_before_its_first_validation_says_so(prior):
+    with pytest.warns(UserWarning, match="before its first validation"):
+        model = MixtureLSTMPredictor(hidden=8, max_steps=3, batch_size=16, seed=0).fit(prior)
+    assert np.isfinite(model.metadata_["training"]["best_val_loss"])

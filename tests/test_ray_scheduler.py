@@ -181,3 +181,14 @@ def test_study_predictor_gets_the_completed_trials_and_their_configs(tmp_path):
     assert max(CONTEXT_SIZES) >= 6  # the forest was fitted on the completed trials
     assert sum(i < STEPS for i in iters.values()) >= 2  # and hopeless ones were still stopped
     assert all(st.config.get("q") in qs for st in sched._trials.values())
+
+
+def test_default_reads_the_standing_of_each_trial_among_completed_ones(tmp_path):
+    sched = LCScheduler(max_t=STEPS, n_startup_trials=2, rank=False)  # the bundled default
+    grid = run(tmp_path, sched, {"q": tune.grid_search(QS)})
+    assert grid.num_errors == 0
+    assert int(by_q(grid)[0.9].metrics["training_iteration"]) == STEPS
+    df = grid.get_dataframe()
+    made = df["lc_p_better"].notna()
+    assert made.any() and df.loc[made, "lc_p_forecast"].notna().all()
+    assert not LCScheduler(standing=False).rule.needs_context

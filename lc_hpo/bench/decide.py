@@ -49,6 +49,8 @@ from .predict import check_cutoffs, trained_tasks
 DEFAULT_CUTOFFS = (0.04, 0.08, 0.15, 0.25, 0.4, 0.6)
 DEFAULT_THRESHOLDS = (0.02, 0.05, 0.1)
 CALIBRATION_EDGES = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 1.0)
+#: Suffix of a predictor name that turns the standing calibration off.
+STANDING_OFF = ":standing=off"
 #: Incumbents drawn per task; every other situation of the task shares one of them, so that the
 #: rule decides for many runs in one batched forecast per incumbent, as it does in a study.
 INCUMBENTS_PER_TASK = 20
@@ -122,14 +124,17 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 def evaluate_decisions(predictor: Predictor, groups: Sequence[Sequence[Situation]],
                        thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
-                       progress: bool = False) -> dict[str, Any]:
-    """Put every situation to the stopping rule with ``predictor`` and score the outcomes."""
-    rule = StoppingRule(predictor, threshold=max(thresholds))
+                       progress: bool = False, standing: bool = True) -> dict[str, Any]:
+    """Put every situation to the stopping rule with ``predictor`` and score the outcomes.
+
+    The rule sees each situation's finished runs as the study's finished trials, so a predictor's
+    standing calibration takes part unless ``standing`` is False."""
+    rule = StoppingRule(predictor, threshold=max(thresholds), standing=standing)
     p_better, winner, cutoff = [], [], []
     for group in tqdm(groups, desc=f"decisions ({predictor.name})", disable=not progress,
                       leave=False):
         decisions = rule.decide_many([s.partial for s in group], group[0].incumbent,
-                                     group[0].n_finished)
+                                     group[0].n_finished, context=group[0].finished)
         for s, d in zip(group, decisions):
             p_better.append(math.nan if d.p_better is None else d.p_better)
             winner.append(s.winner)
@@ -175,7 +180,10 @@ def run_decide_bench(
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """The same seeded situations for every predictor; see the module docstring."""
+    """The same seeded situations for every predictor; see the module docstring.
+
+    A predictor named ``NAME:standing=off`` decides on its forecast alone (see
+    :mod:`lc_hpo.standing`)."""
     if not thresholds or any(not 0.0 < t < 1.0 for t in thresholds):
         raise ValueError("thresholds are probabilities strictly between 0 and 1")
     groups = draw_situations(curves, situations_per_task, cutoffs, max_finished, seed)
@@ -184,12 +192,14 @@ def run_decide_bench(
                            "seed": seed, "situations_per_task": situations_per_task,
                            "max_finished": max_finished}
     for spec in tqdm(predictors, desc="predictors", disable=not progress):
-        p = make_predictor(spec) if isinstance(spec, str) else spec
+        standing = not (isinstance(spec, str) and spec.endswith(STANDING_OFF))
+        p = make_predictor(spec[:-len(STANDING_OFF)] if not standing else spec) \
+            if isinstance(spec, str) else spec
         if p.needs_fit and not getattr(p, "is_fitted", False):
             raise ValueError(f"predictor {p.name!r} must be fitted before bench decide")
         seen = trained_tasks(p)
         name = spec if isinstance(spec, str) else p.name
-        out["predictors"][name] = evaluate_decisions(p, groups, thresholds, progress)
+        out["predictors"][name] = evaluate_decisions(p, groups, thresholds, progress, standing)
         # Allowed (settings are chosen on training tasks), but never to pass for a held-out figure.
         out["predictors"][name]["trained_on_evaluated_tasks"] = sorted(seen & set(out["tasks"]))
     return out

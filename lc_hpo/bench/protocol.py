@@ -24,27 +24,31 @@ from ..decision import DEFAULT_THRESHOLD
 
 @dataclass(frozen=True)
 class LCMethod:
-    """What ``lc:NAME[@THRESHOLD][:startup=N]`` asks for: a predictor, its stop threshold, and how many
-    trials must complete before anything is stopped (``None``: the pruner's own default)."""
+    """What ``lc:NAME[@THRESHOLD][:startup=N][:standing=off]`` asks for: a predictor, its stop
+    threshold, how many trials must complete before anything is stopped (``None``: the pruner's own
+    default), and whether P(better) reads the trial's standing (see :mod:`lc_hpo.standing`)."""
 
     predictor: str
     threshold: float = DEFAULT_THRESHOLD
     n_startup_trials: int | None = None
+    standing: bool = True
 
     def options(self) -> dict:
         """Keyword arguments for ``LCPruner`` / ``LCScheduler``."""
         kw: dict = {"threshold": self.threshold}
         if self.n_startup_trials is not None:
             kw["n_startup_trials"] = self.n_startup_trials
+        if not self.standing:
+            kw["standing"] = False
         return kw
 
 
-LC_METHOD_SYNTAX = "lc:NAME[@THRESHOLD][:startup=N]"
+LC_METHOD_SYNTAX = "lc:NAME[@THRESHOLD][:startup=N][:standing=off]"
 
 
 def parse_lc_method(method: str) -> LCMethod:
-    """``lc:NAME``, ``lc:NAME@THRESHOLD``, optionally followed by ``:startup=N`` → :class:`LCMethod`,
-    for every replay runner."""
+    """``lc:NAME``, ``lc:NAME@THRESHOLD``, optionally followed by ``:startup=N`` and
+    ``:standing=off`` → :class:`LCMethod`, for every replay runner."""
     spec, *options = method[len("lc:"):].split(":")
     name, _, thr = spec.partition("@")
     usage = f"{method!r}: write {LC_METHOD_SYNTAX}, e.g. lc:parametric@0.1 or lc:default:startup=2"
@@ -55,12 +59,17 @@ def parse_lc_method(method: str) -> LCMethod:
     except ValueError:
         raise ValueError(f"{usage} (the threshold is a probability)") from None
     startup: int | None = None
+    standing = True
     for option in options:
         key, _, value = option.partition("=")
-        if key != "startup" or not value.isdigit() or int(value) < 1:
-            raise ValueError(f"{usage} (the only option is startup=N, N ≥ 1 completed trials)")
-        startup = int(value)
-    return LCMethod(name, threshold, startup)
+        if key == "startup" and value.isdigit() and int(value) >= 1:
+            startup = int(value)
+        elif key == "standing" and value in ("on", "off"):
+            standing = value == "on"
+        else:
+            raise ValueError(f"{usage} (options are startup=N, N ≥ 1 completed trials, and "
+                             "standing=on|off)")
+    return LCMethod(name, threshold, startup, standing)
 
 
 def oracle_stops(final: float, incumbent: float | None, mode: Mode) -> bool:

@@ -22,10 +22,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from ..bounds import NATURAL_BOUNDS
+
+if TYPE_CHECKING:
+    from ..curve import Curve
 
 #: Bumped whenever the encoding changes: a checkpoint only fits the encoding it was trained with.
 FEATURE_VERSION = 2
@@ -146,7 +150,7 @@ def query_features(enc: Encoded, targets: np.ndarray) -> np.ndarray:
     return np.stack([ut, ut - ul, ratio], axis=-1).astype(np.float32)
 
 
-def batch_arrays(curves) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def batch_arrays(curves: Sequence[Curve]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Padded (N, L) steps and values (NaN = diverged or padding), max_step and sign of curves."""
     L = max(len(c) for c in curves)
     steps = np.ones((len(curves), L))

@@ -16,6 +16,7 @@ import torch
 from ..curve import Curve
 from ..forecast import Forecast
 from ..predictors.base import ObservedBatch, Predictor
+from ..standing import StandingCalibration
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .features import FEATURE_VERSION, Encoded, encode, query_features
 from .networks import MixtureLSTM, RecursiveLSTM, mixture_nll
@@ -68,6 +69,7 @@ class _LearnedPredictor(Predictor):
         if len(va) == 0 or len(tr) == 0:
             raise ValueError("fit needs more curves: none are left for validation")
         single = len(set(arr.tasks)) == 1
+        self.standing_ = None  # a calibration of the old model's P(better) does not carry over
         self.metadata_ = {
             "trained_on": {
                 "curves": int(len(arr.length)),
@@ -121,13 +123,25 @@ class _LearnedPredictor(Predictor):
         self.metadata_ = payload["metadata"]
         try:
             self._after_load()
-        except (AttributeError, TypeError, ValueError) as exc:
+            standing = self.metadata_.get("standing")
+            self.standing_ = None if standing is None else StandingCalibration.from_dict(standing)
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
             raise CheckpointError(f"{path}: its calibration metadata is not valid "
                                   f"({type(exc).__name__}: {exc})") from None
         return self
 
     def _after_load(self) -> None:
         pass
+
+    def set_standing(self, calibration: StandingCalibration | None) -> "_LearnedPredictor":
+        """Attach (or with None remove) the standing calibration that :meth:`save` will store."""
+        self._require_fitted()
+        self.standing_ = calibration
+        if calibration is None:
+            self.metadata_.pop("standing", None)
+        else:
+            self.metadata_["standing"] = calibration.to_dict()
+        return self
 
     def _build(self) -> torch.nn.Module:
         raise NotImplementedError

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -188,6 +189,14 @@ def fit_loop(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch],
     if best[1] is not None:
         model.load_state_dict(best[1])
     model.eval()
+    if best[1] is None:  # stopped before its first validation: score the model as it is
+        with torch.no_grad():
+            vl = float(np.mean([float(loss_fn(model, b)) for b in val_batches]))
+        history.append((step, vl))
+        best = (vl, None)
+        warnings.warn(f"training stopped after {step} steps ({reason}), before its first "
+                      f"validation at step {settings.eval_every}: the model is barely trained; "
+                      "give it more minutes or steps", UserWarning, stacklevel=2)
     return {"steps": step, "seconds": round(time.monotonic() - start, 1),
             "best_val_loss": best[0], "stopped_by": reason,
             "val_history": [[s, round(v, 5)] for s, v in history]}
