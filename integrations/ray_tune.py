@@ -171,6 +171,7 @@ class LCScheduler(TrialScheduler):
         for stale in [k for k in st.history if k > t]:
             del st.history[stale]
         st.history[t] = value
+        st.curve = None  # the curve changed (a completed trial may be resumed after a restore)
         st.seconds = float(result.get("time_total_s", st.seconds) or st.seconds)
         if result.get("should_checkpoint") or result.get("checkpoint_dir_name"):
             st.checkpoints = True
@@ -402,6 +403,7 @@ class LCScheduler(TrialScheduler):
                     point = self._read(row)
                     if point:
                         st.history[point[0]] = point[1]
+                        st.curve = None
                         st.seconds = float(row.get("time_total_s", st.seconds) or st.seconds)
                         if row.get("should_checkpoint") or row.get("checkpoint_dir_name"):
                             st.checkpoints = True

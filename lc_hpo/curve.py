@@ -200,9 +200,9 @@ def _as_steps(steps: Any) -> np.ndarray:
 
 def _as_values(values: Any, what: str) -> np.ndarray:
     try:
-        if isinstance(values, np.ndarray):
-            if values.dtype.kind not in "biuf":  # strings or objects: not numbers, whatever they say
-                raise TypeError(f"an array of {values.dtype} is not numeric")
+        if isinstance(values, np.ndarray) and values.dtype.kind != "O":
+            if values.dtype.kind in "USV":  # text: not numbers, whatever it says
+                raise TypeError(f"an array of {values.dtype} holds text, not numbers")
             arr = values.astype(float)
         else:
             items = [math.nan if v is None else v for v in values]

@@ -22,6 +22,8 @@ import warnings
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
+import numpy as np
+
 from .curve import Curve, is_better
 from .forecast import Forecast
 from .predictors import Predictor
@@ -150,6 +152,7 @@ class StoppingRule:
         return state
 
     def __setstate__(self, state: dict) -> None:
+        state.setdefault("standing", True)  # pickled by a version that did not read standing
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
@@ -239,8 +242,10 @@ class StoppingRule:
             forecast = self.forecast(curves, context)
             p_forecast = forecast.prob_better(inc, [c.mode for c in curves])
             calibration = self.calibration if context else None
-            p = p_forecast if calibration is None else calibration.adjust(p_forecast, curves,
-                                                                           context)
+            p = p_forecast if calibration is None else self._read_standing(
+                calibration, p_forecast, curves, context)
+            if p is p_forecast:
+                calibration = None
             mean = forecast.mean[:, -1]
             lo, hi = forecast.interval(0.9)
             lo, hi = lo[:, -1], hi[:, -1]
@@ -276,6 +281,17 @@ class StoppingRule:
                 threshold=self.threshold,
                 p_forecast=None if calibration is None else float(p_forecast[j]),
             )
+
+    def _read_standing(self, calibration: StandingCalibration, p_forecast: np.ndarray,
+                       curves: list[Curve], context: Sequence[Curve]) -> np.ndarray:
+        """P(better) read with the standing; the forecast's own P if that fails (said once)."""
+        try:
+            return calibration.adjust(p_forecast, curves, list(context))
+        except Exception as exc:  # noqa: BLE001 - a good forecast is not thrown away for this
+            self.warn_once(f"reading the trials' standing among the finished ones failed "
+                           f"({type(exc).__name__}: {exc}); deciding on the forecast alone",
+                           key=f"standing:{type(exc).__name__}")
+            return p_forecast
 
     def forecast(self, curves: Sequence[Curve], context: Sequence[Curve] | None = None) -> Forecast:
         """The predictor's forecast of ``curves``, given the study's finished curves if it uses them."""

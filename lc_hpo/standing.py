@@ -5,8 +5,9 @@ at the step the running trial has reached.  A trial that is behind most of them 
 often than its own curve suggests, early in training above all, which is what rank-based rules such
 as successive halving live on.  Two numbers say where a trial stands at its current step:
 
-* ``share``: the fraction of finished trials whose value at that step was better than the trial's
-  latest finite value;
+* ``share``: among the finished trials with a finite value at that step, the fraction whose value
+  there was better than the trial's latest finite value (diverged or not yet measured runs do not
+  count either way);
 * ``gap``: how far the trial is behind the incumbent trial (the finished trial with the best final
   value) at that step, in units of the incumbent's range of values, squashed by ``log1p`` (positive
   is behind, negative ahead).
@@ -21,6 +22,7 @@ at hand.  ``examples/decision_features.py`` measures what each part adds.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -99,7 +101,8 @@ class _Field:
 
 
 def standing(curve: Curve, finished: Sequence[Curve]) -> tuple[float, float]:
-    """``(share, gap)`` of a partial curve among ``finished`` curves of the same study (see above).
+    """``(share, gap)`` of a partial curve among ``finished`` curves of the same study (see above;
+    ``share`` counts only the finished curves with a finite value at the curve's last step).
 
     With nothing to compare against (no finished curve measured there, no incumbent with a finite
     final value, a flat incumbent) the neutral values are used: share 0.5, gap 0.
@@ -120,6 +123,13 @@ def features(p_better: Sequence[float], curves: Sequence[Curve],
     return np.array(rows, dtype=float).reshape(len(rows), len(FEATURES))
 
 
+def _plain(obj: Any) -> Any:
+    """numpy scalars and arrays as the Python numbers and lists a weights-only load accepts."""
+    if isinstance(obj, (np.generic, np.ndarray)):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} cannot be stored in a checkpoint's metadata")
+
+
 @dataclass(frozen=True)
 class StandingCalibration:
     """A logistic model of P(the trial beats the incumbent) from the forecast's P and the standing."""
@@ -130,14 +140,29 @@ class StandingCalibration:
     fitted_on: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        coef = tuple(float(c) for c in self.coef)
+        usage = (f"a standing calibration needs {len(FEATURES)} finite coefficients "
+                 f"({', '.join(FEATURES)}) and a finite intercept, got "
+                 f"{self.coef!r}, {self.intercept!r}")
+        numbers = (int, float, np.integer, np.floating)
+        if not isinstance(self.coef, (list, tuple, np.ndarray)) or \
+                not all(isinstance(c, numbers) and not isinstance(c, bool) for c in self.coef) or \
+                not isinstance(self.intercept, numbers) or isinstance(self.intercept, bool):
+            raise ValueError(usage)
+        try:
+            coef = tuple(float(c) for c in self.coef)
+            intercept = float(self.intercept)
+        except OverflowError:
+            raise ValueError(usage) from None
         if len(coef) != len(FEATURES) or not all(math.isfinite(c) for c in coef) or \
-                not math.isfinite(float(self.intercept)):
-            raise ValueError(f"a standing calibration needs {len(FEATURES)} finite coefficients "
-                             f"({', '.join(FEATURES)}) and a finite intercept, got "
-                             f"{self.coef!r}, {self.intercept!r}")
+                not math.isfinite(intercept):
+            raise ValueError(usage)
         object.__setattr__(self, "coef", coef)
-        object.__setattr__(self, "intercept", float(self.intercept))
+        object.__setattr__(self, "intercept", intercept)
+        if self.fitted_on is not None:  # plain data only: checkpoints load as weights only
+            if not isinstance(self.fitted_on, dict):
+                raise ValueError(f"fitted_on must be a dict, got {type(self.fitted_on).__name__}")
+            object.__setattr__(self, "fitted_on", json.loads(json.dumps(self.fitted_on,
+                                                                        default=_plain)))
 
     @classmethod
     def fit(cls, p_better: Sequence[float], curves: Sequence[Curve],

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from lc_hpo import Curve, Forecast, read_curves
+from lc_hpo import Curve, Forecast
 from lc_hpo.bench.predict import run_predict_bench
 from lc_hpo.cli import main
 from lc_hpo.predictors import Predictor

@@ -33,12 +33,17 @@ def test_infinite_values_are_diverged_measurements():
         ([1.5, 2], [0.1, 0.2], "whole numbers"),
         ([1, 2], ["a", 0.2], "numbers or null"),
         ([1, 2], ["1", "2"], "text, not a number"),  # numeric text is still text, as in the files
-        ([1, 2], np.array(["1", "2"]), "not numeric"),
+        ([1, 2], np.array(["1", "2"]), "holds text"),
     ],
 )
 def test_bad_curves_get_clear_errors(steps, values, message):
     with pytest.raises(CurveError, match=message):
         Curve(steps=steps, values=values, mode="max")
+
+
+def test_numbers_in_an_object_array_are_numbers():  # e.g. a pandas column holding None
+    values = np.array([0.1, None, 0.3], dtype=object)
+    assert np.isnan(Curve(steps=[1, 2, 3], values=values, mode="max").values[1])
 
 
 def test_wrong_mode_and_budget_are_rejected():

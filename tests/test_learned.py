@@ -6,13 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from lc_hpo import LCPruner, read_curves
+from lc_hpo import LCPruner
 from lc_hpo.cli import main
 from lc_hpo.learned import (CheckpointError, MixtureLSTMPredictor, RecursiveLSTMPredictor,
                             load_predictor, synthetic_curves)
 from lc_hpo.predictors import make_predictor
 
 from .conftest import make_curve, saturating
+
+# The fixtures train tiny models for a few dozen steps, before the first validation on purpose;
+# the warning that says so is checked once, in its own test.
+pytestmark = pytest.mark.filterwarnings("ignore:training stopped after")
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lc_hpo import Curve, read_curves
+from lc_hpo import read_curves
 from lc_hpo.predictors import available_predictors, make_predictor
 
 from .conftest import make_curve, saturating

@@ -1,8 +1,6 @@
 """The README's two set-up commands are the ones CI and users run: keep them in step with .ci/run."""
 
 import re
-
-import pytest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,8 @@
 """The standing calibration: where a trial stands among finished trials, read with P(better)."""
 
 import math
+import pickle
+import warnings
 
 import numpy as np
 import optuna
@@ -10,7 +12,7 @@ from lc_hpo import LCPruner, write_curves
 from lc_hpo.bench.decide import run_decide_bench
 from lc_hpo.bench.protocol import parse_lc_method
 from lc_hpo.cli import main
-from lc_hpo.decision import FORECAST, StoppingRule
+from lc_hpo.decision import FORECAST, ForecastWarning, StoppingRule
 from lc_hpo.integrations.optuna import FORECAST_ATTR
 from lc_hpo.learned import CheckpointError, load_predictor, synthetic_curves
 from lc_hpo.predictors import make_predictor
@@ -131,9 +133,10 @@ def test_bench_syntax_turns_standing_off():
 
 def test_bench_decide_compares_with_and_without_standing():
     curves = [c for c in synthetic_curves(n_tasks=4, curves_per_task=40, seed=2)]
-    res = run_decide_bench(curves, ["default", "default:standing=off"], situations_per_task=100,
-                           progress=False)
+    res = run_decide_bench(curves, ["default", "default:standing=off", "default:standing=on"],
+                           situations_per_task=100, progress=False)
     on, off = res["predictors"]["default"], res["predictors"]["default:standing=off"]
+    assert res["predictors"]["default:standing=on"]["auc"] == on["auc"]
     assert on["n_forecast"] == off["n_forecast"] > 0
     assert on["auc"] != off["auc"]
 
@@ -162,3 +165,48 @@ def test_a_batch_of_trials_reads_the_same_standing_as_one_at_a_time():
     together = features(p, runs, finished)  # a batch: the finished curves on one grid
     alone = np.vstack([features([pi], [r], finished) for pi, r in zip(p, runs)])
     assert np.array_equal(together, alone)
+
+
+@pytest.mark.parametrize("coef, intercept", [
+    ("12345", 0.0),                      # text is not five numbers
+    ([1.0, 2.0, 3.0, 4.0, 10 ** 400], 0.0),  # beyond a float
+    ([1.0, 2.0, 3.0, 4.0, 5.0], "0.5"),
+    ([True, 0.0, 0.0, 0.0, 0.0], 0.0),
+])
+def test_malformed_calibrations_are_refused(coef, intercept, tmp_path):
+    with pytest.raises(ValueError, match="5 finite coefficients"):
+        StandingCalibration(coef, intercept)
+    make_predictor("default").save(tmp_path / "default.pt")
+    copy = load_predictor(tmp_path / "default.pt")
+    copy.metadata_["standing"] = {"features": list(FEATURES), "coef": coef, "intercept": intercept}
+    copy.save(tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="calibration metadata is not valid"):
+        load_predictor(tmp_path / "bad.pt")
+
+
+def test_what_it_was_fitted_on_is_stored_as_plain_data(tmp_path):
+    cal = StandingCalibration(np.array([1.0, -1.0, 1.0, -0.5, 0.2]), np.float32(-0.3),
+                              {"situations_per_task": np.int64(40), "tasks": np.array(["a"])})
+    assert cal.fitted_on == {"situations_per_task": 40, "tasks": ["a"]}
+    make_predictor("default").save(tmp_path / "d.pt")
+    model = load_predictor(tmp_path / "d.pt")
+    model.set_standing(cal).save(tmp_path / "c.pt")
+    assert load_predictor(tmp_path / "c.pt").standing_ == cal  # loads as weights only
+
+
+def test_a_standing_that_cannot_be_read_leaves_the_forecast_to_decide():
+    rule = StoppingRule(make_predictor("default"))
+    behind = make_curve(saturating(0.8, 0.15, 0.05, 6), max_step=40)
+    with pytest.warns(ForecastWarning, match="deciding on the forecast alone"):
+        d = rule.decide(behind, 0.9, 4, context=[None])  # not a curve
+    assert d.reason == FORECAST and d.p_forecast is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once
+        rule.decide(behind, 0.9, 4, context=[None])
+
+
+def test_a_rule_pickled_before_standing_existed_still_decides():
+    rule = StoppingRule(make_predictor("last_value"))
+    del rule.standing  # as a rule pickled by an earlier version, e.g. in a Ray experiment
+    restored = pickle.loads(pickle.dumps(rule))
+    assert restored.standing is True and not restored.needs_context

@@ -49,8 +49,8 @@ from .predict import check_cutoffs, trained_tasks
 DEFAULT_CUTOFFS = (0.04, 0.08, 0.15, 0.25, 0.4, 0.6)
 DEFAULT_THRESHOLDS = (0.02, 0.05, 0.1)
 CALIBRATION_EDGES = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 1.0)
-#: Suffix of a predictor name that turns the standing calibration off.
-STANDING_OFF = ":standing=off"
+#: Suffixes of a predictor name that turn the standing calibration off or (the default) on.
+STANDING_SUFFIXES = {":standing=off": False, ":standing=on": True}
 #: Incumbents drawn per task; every other situation of the task shares one of them, so that the
 #: rule decides for many runs in one batched forecast per incumbent, as it does in a study.
 INCUMBENTS_PER_TASK = 20
@@ -183,7 +183,7 @@ def run_decide_bench(
     """The same seeded situations for every predictor; see the module docstring.
 
     A predictor named ``NAME:standing=off`` decides on its forecast alone (see
-    :mod:`lc_hpo.standing`)."""
+    :mod:`lc_hpo.standing`); ``NAME:standing=on`` is ``NAME``."""
     if not thresholds or any(not 0.0 < t < 1.0 for t in thresholds):
         raise ValueError("thresholds are probabilities strictly between 0 and 1")
     groups = draw_situations(curves, situations_per_task, cutoffs, max_finished, seed)
@@ -192,9 +192,11 @@ def run_decide_bench(
                            "seed": seed, "situations_per_task": situations_per_task,
                            "max_finished": max_finished}
     for spec in tqdm(predictors, desc="predictors", disable=not progress):
-        standing = not (isinstance(spec, str) and spec.endswith(STANDING_OFF))
-        p = make_predictor(spec[:-len(STANDING_OFF)] if not standing else spec) \
-            if isinstance(spec, str) else spec
+        standing, base = True, spec
+        for suffix, on in STANDING_SUFFIXES.items():
+            if isinstance(spec, str) and spec.endswith(suffix):
+                standing, base = on, spec[:-len(suffix)]
+        p = make_predictor(base) if isinstance(base, str) else base
         if p.needs_fit and not getattr(p, "is_fitted", False):
             raise ValueError(f"predictor {p.name!r} must be fitted before bench decide")
         seen = trained_tasks(p)

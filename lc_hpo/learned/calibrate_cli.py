@@ -43,8 +43,8 @@ def fit_standing(predictor: Predictor, curves: Sequence[Curve], situations_per_t
                 finished.append(s.finished)
                 won.append(s.winner)
     fitted_on = {"tasks": sorted({g[0].task for g in groups}), "situations": len(p),
-                 "winners": int(sum(won)), "situations_per_task": situations_per_task,
-                 "seed": seed, "p_only": p_only}
+                 "winners": int(sum(won)), "situations_per_task": int(situations_per_task),
+                 "seed": int(seed), "p_only": bool(p_only)}
     return StandingCalibration.fit(p, partial, finished, won, fitted_on=fitted_on, p_only=p_only)
 
 

@@ -125,7 +125,7 @@ class _LearnedPredictor(Predictor):
             self._after_load()
             standing = self.metadata_.get("standing")
             self.standing_ = None if standing is None else StandingCalibration.from_dict(standing)
-        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        except (AttributeError, TypeError, ValueError, KeyError, ArithmeticError) as exc:
             raise CheckpointError(f"{path}: its calibration metadata is not valid "
                                   f"({type(exc).__name__}: {exc})") from None
         return self

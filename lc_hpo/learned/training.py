@@ -189,14 +189,19 @@ def fit_loop(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch],
     if best[1] is not None:
         model.load_state_dict(best[1])
     model.eval()
-    if best[1] is None:  # stopped before its first validation: score the model as it is
+    if not history:  # stopped before its first validation: score the model as it is
         with torch.no_grad():
             vl = float(np.mean([float(loss_fn(model, b)) for b in val_batches]))
         history.append((step, vl))
-        best = (vl, None)
+        best = (vl, None) if math.isfinite(vl) else best
         warnings.warn(f"training stopped after {step} steps ({reason}), before its first "
                       f"validation at step {settings.eval_every}: the model is barely trained; "
                       "give it more minutes or steps", UserWarning, stacklevel=2)
+    elif best[1] is None:  # validated, but never to a finite loss
+        warnings.warn(f"training stopped after {step} steps ({reason}) without a finite "
+                      f"validation loss (last {history[-1][1]}): the model diverged; lower the "
+                      "learning rate or check the curves for extreme values", UserWarning,
+                      stacklevel=2)
     return {"steps": step, "seconds": round(time.monotonic() - start, 1),
             "best_val_loss": best[0], "stopped_by": reason,
             "val_history": [[s, round(v, 5)] for s, v in history]}
