@@ -110,10 +110,12 @@ def test_calibrate_command_stores_the_calibration_in_the_checkpoint(tmp_path, ca
     default = make_predictor("default")
     default.save(tmp_path / "plain.pt")
     assert main(["calibrate", "--checkpoint", str(tmp_path / "plain.pt"), "--curves",
-                 str(curves), "--situations", "40", "--out", str(out), "--quiet"]) == 0
+                 str(curves), "--situations", "40", "--max-finished", "5", "--out", str(out),
+                 "--quiet"]) == 0
     assert "standing calibration on" in capsys.readouterr().out
     loaded = load_predictor(out)
     assert loaded.standing_.fitted_on["files"] == ["train.jsonl"]
+    assert loaded.standing_.fitted_on["max_finished"] == 5
     assert loaded.standing_ != default.standing_
     # a checkpoint whose calibration is damaged is refused, not silently used
     loaded.metadata_["standing"] = {"features": list(FEATURES), "coef": [1.0], "intercept": 0.0}

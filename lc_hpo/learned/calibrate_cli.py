@@ -26,11 +26,11 @@ from . import load_predictor
 
 
 def fit_standing(predictor: Predictor, curves: Sequence[Curve], situations_per_task: int = 500,
-                 seed: int = 1, progress: bool = False,
-                 p_only: bool = False) -> StandingCalibration:
+                 seed: int = 1, progress: bool = False, p_only: bool = False,
+                 max_finished: int = 10) -> StandingCalibration:
     """A standing calibration of ``predictor``'s P(better), fitted on situations from ``curves``
     (``p_only``: a recalibration of P alone, see :meth:`StandingCalibration.fit`)."""
-    groups = draw_situations(curves, situations_per_task, seed=seed)
+    groups = draw_situations(curves, situations_per_task, max_finished=max_finished, seed=seed)
     rule = StoppingRule(predictor, threshold=0.5, standing=False)
     p, partial, finished, won = [], [], [], []
     for group in tqdm(groups, desc="situations", disable=not progress, leave=False):
@@ -44,7 +44,7 @@ def fit_standing(predictor: Predictor, curves: Sequence[Curve], situations_per_t
                 won.append(s.winner)
     fitted_on = {"tasks": sorted({g[0].task for g in groups}), "situations": len(p),
                  "winners": int(sum(won)), "situations_per_task": int(situations_per_task),
-                 "seed": int(seed), "p_only": bool(p_only)}
+                 "seed": int(seed), "p_only": bool(p_only), "max_finished": int(max_finished)}
     return StandingCalibration.fit(p, partial, finished, won, fitted_on=fitted_on, p_only=p_only)
 
 
@@ -58,6 +58,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="treat values whose magnitude exceeds X as diverged (null)")
     p.add_argument("--situations", type=int, default=500, help="situations per task (500)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--max-finished", type=int, default=10,
+                   help="each situation's study has 1 to this many finished runs (10)")
     p.add_argument("--p-only", action="store_true",
                    help="recalibrate P(better) alone, without the standing (an ablation)")
     p.add_argument("--out", metavar="PATH", help="checkpoint to write (default: --checkpoint)")
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_predictor(args.checkpoint)
     curves = mark_diverged(read_curves(args.curves), args.diverged_above)
     calibration = fit_standing(model, curves, args.situations, args.seed, not args.quiet,
-                               args.p_only)
+                               args.p_only, args.max_finished)
     info = calibration.fitted_on if calibration.fitted_on is not None else {}
     info["files"] = [Path(f).name for f in args.curves]
     model.set_standing(calibration)
