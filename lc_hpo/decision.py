@@ -241,11 +241,8 @@ class StoppingRule:
         try:
             forecast = self.forecast(curves, context)
             p_forecast = forecast.prob_better(inc, [c.mode for c in curves])
-            calibration = self.calibration if context else None
-            p = p_forecast if calibration is None else self._read_standing(
-                calibration, p_forecast, curves, context)
-            if p is p_forecast:
-                calibration = None
+            adjusted = self._read_standing(p_forecast, curves, context) if context else None
+            p = p_forecast if adjusted is None else adjusted
             mean = forecast.mean[:, -1]
             lo, hi = forecast.interval(0.9)
             lo, hi = lo[:, -1], hi[:, -1]
@@ -279,19 +276,23 @@ class StoppingRule:
                 upper=float(hi[j]),
                 incumbent=inc,
                 threshold=self.threshold,
-                p_forecast=None if calibration is None else float(p_forecast[j]),
+                p_forecast=None if adjusted is None else float(p_forecast[j]),
             )
 
-    def _read_standing(self, calibration: StandingCalibration, p_forecast: np.ndarray,
-                       curves: list[Curve], context: Sequence[Curve]) -> np.ndarray:
-        """P(better) read with the standing; the forecast's own P if that fails (said once)."""
+    def _read_standing(self, p_forecast: np.ndarray, curves: list[Curve],
+                       context: Sequence[Curve]) -> np.ndarray | None:
+        """P(better) read with the standing; None without a calibration, or if reading fails
+        (said once): the forecast's own P then decides."""
+        calibration = self.calibration
+        if calibration is None:
+            return None
         try:
             return calibration.adjust(p_forecast, curves, list(context))
         except Exception as exc:  # noqa: BLE001 - a good forecast is not thrown away for this
             self.warn_once(f"reading the trials' standing among the finished ones failed "
                            f"({type(exc).__name__}: {exc}); deciding on the forecast alone",
                            key=f"standing:{type(exc).__name__}")
-            return p_forecast
+            return None
 
     def forecast(self, curves: Sequence[Curve], context: Sequence[Curve] | None = None) -> Forecast:
         """The predictor's forecast of ``curves``, given the study's finished curves if it uses them."""
