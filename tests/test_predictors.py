@@ -106,3 +106,18 @@ def test_parametric_beats_last_value_on_real_taskset_curves(taskset_files):
             coverage = np.mean((finals >= lo[:, 0]) & (finals <= hi[:, 0]))
             assert 0.8 <= coverage <= 0.99
     assert errors["parametric"] < errors["last_value"]
+
+
+@pytest.mark.parametrize("name", ["default", "last_value", "parametric", "polynomial", "study"])
+def test_ready_predictors_survive_a_plain_pickle(name):
+    # A process pool (multiprocessing, concurrent.futures) sends its work with the standard pickle.
+    import pickle
+
+    from lc_hpo.decision import StoppingRule
+
+    curve = make_curve(saturating(0.9, 0.08, 0.1, 12, noise=0.003, seed=3), max_step=40)
+    p = make_predictor(name)
+    copy = pickle.loads(pickle.dumps(p))
+    np.testing.assert_array_equal(copy.predict([curve]).mean, p.predict([curve]).mean)
+    rule = pickle.loads(pickle.dumps(StoppingRule(p)))
+    assert rule.decide(curve, 0.99, 5).p_better == StoppingRule(p).decide(curve, 0.99, 5).p_better

@@ -41,33 +41,39 @@ def _grid(*axes: np.ndarray) -> np.ndarray:
     return np.stack([m.ravel() for m in mesh], axis=1)
 
 
+def _pow(x: np.ndarray, p: list[np.ndarray]) -> np.ndarray:
+    return (x + p[1]) ** (-p[0])
+
+
+def _exp(x: np.ndarray, p: list[np.ndarray]) -> np.ndarray:
+    return np.exp(-p[0] * x ** p[1])
+
+
+def _mmf(x: np.ndarray, p: list[np.ndarray]) -> np.ndarray:
+    return 1.0 / (1.0 + (p[0] * x) ** p[1])
+
+
+def _ilog(x: np.ndarray, p: list[np.ndarray]) -> np.ndarray:
+    return 1.0 / np.log(np.e + p[0] * x)
+
+
+def _vapor(x: np.ndarray, p: list[np.ndarray]) -> np.ndarray:
+    return np.exp(-p[0] / x)
+
+
 def _families() -> dict[str, tuple[np.ndarray, Callable[[np.ndarray, list[np.ndarray]], np.ndarray]]]:
     """Each family: its grid of non-linear parameters and its vectorised shape function.
 
     A shape function takes ``x`` (any shape) and the parameter columns, each shaped (G, 1, ..., 1) to
-    broadcast against ``x``, and returns phi for every grid point at once, shape (G, *x.shape).
+    broadcast against ``x``, and returns phi for every grid point at once, shape (G, *x.shape).  They
+    are module-level functions, not lambdas, so that the predictor pickles (process pools, Ray).
     """
     return {
-        "pow": (
-            _grid(np.geomspace(0.05, 4.0, 12), np.array([0.0, 0.1, 0.3, 1.0])),
-            lambda x, p: (x + p[1]) ** (-p[0]),
-        ),
-        "exp": (
-            _grid(np.geomspace(0.05, 20.0, 12), np.array([0.5, 1.0, 2.0])),
-            lambda x, p: np.exp(-p[0] * x ** p[1]),
-        ),
-        "mmf": (
-            _grid(np.geomspace(0.1, 30.0, 12), np.array([0.5, 1.0, 2.0, 4.0])),
-            lambda x, p: 1.0 / (1.0 + (p[0] * x) ** p[1]),
-        ),
-        "ilog": (
-            _grid(np.geomspace(0.1, 1000.0, 12)),
-            lambda x, p: 1.0 / np.log(np.e + p[0] * x),
-        ),
-        "vapor": (
-            _grid(np.geomspace(0.01, 5.0, 12)),
-            lambda x, p: np.exp(-p[0] / x),
-        ),
+        "pow": (_grid(np.geomspace(0.05, 4.0, 12), np.array([0.0, 0.1, 0.3, 1.0])), _pow),
+        "exp": (_grid(np.geomspace(0.05, 20.0, 12), np.array([0.5, 1.0, 2.0])), _exp),
+        "mmf": (_grid(np.geomspace(0.1, 30.0, 12), np.array([0.5, 1.0, 2.0, 4.0])), _mmf),
+        "ilog": (_grid(np.geomspace(0.1, 1000.0, 12)), _ilog),
+        "vapor": (_grid(np.geomspace(0.01, 5.0, 12)), _vapor),
     }
 
 
