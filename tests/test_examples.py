@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lc_hpo import write_curves
@@ -64,3 +65,29 @@ def test_decide_throughput_reports_each_study_size():
             not line.startswith("| finished")]
     assert [int(r[1]) for r in rows] == [0, 20, 200, 1000]
     assert all(float(r[2].replace(",", "")) > 0 for r in rows)
+
+
+def test_error_breakdown_finds_the_late_blow_ups(tmp_path):
+    from lc_hpo import Curve
+
+    rng = np.random.default_rng(0)
+    curves = []
+    for i in range(40):  # losses that sit at chance; two of them blow up after the first 20 %
+        values = 0.69 + 0.001 * rng.standard_normal(20)
+        if i < 2:
+            values[10:] = 5.0
+        curves.append(Curve(steps=range(1, 21), values=values, mode="min", max_step=20,
+                            task="t", config_id=str(i)))
+    for i in range(20):  # losses that fall steadily
+        curves.append(Curve(steps=range(1, 21), values=np.linspace(0.69, 0.2 + 0.01 * i, 20),
+                            mode="min", max_step=20, task="t", config_id=f"f{i}"))
+    path = tmp_path / "blow.jsonl"
+    write_curves(curves, path)
+    out = _run("error_breakdown.py", "--curves", str(path), "--predictor", "last_value")
+    row = [line for line in out.splitlines() if line.startswith("| all |")][0]
+    cells = [c.strip() for c in row.strip("| \n").split("|")]
+    assert cells[1] == "60" and cells[4] == "1.000"  # the last value against itself
+    assert cells[5] == "2"  # the two blow-ups, not the falling curves
+    share = float(cells[6].split("%")[0]) / 100
+    assert share == pytest.approx(2 * 4.31 / (2 * 4.31 + 20 * 0.3), abs=0.05)
+    assert cells[8] == "40 (2)"  # the flat prefixes, two of which blew up

@@ -1,0 +1,105 @@
+"""Which curves carry a predictor's final-value error?  A breakdown of `lc-hpo bench predict`'s MAE.
+
+Issue 5 measures a forecast by its final-value MAE from the first ``--cutoff`` of each curve, against
+the last value's.  An absolute error is a mean, so a few curves can carry much of it.  This example
+forecasts every curve as ``bench predict`` does (the median, from the first ``cutoff × max_step``
+steps) and splits the error by one kind of curve that no forecast of the prefix can be expected to
+foresee: a **late blow-up**, whose final value is worse than *every* value of its observed prefix,
+by more than the task's spread of final values (90th − 10th percentile, the unit of ``bench
+predict``'s ``nmae``) and by more than a quarter of that worst value's magnitude.  For a median
+forecast to foresee one, the prefix would have to make the blow-up more likely than not; the
+breakdown also counts, among curves whose prefix was **flat** (its range under 2 % of its last
+value's magnitude, e.g. a run sitting at chance), how many blew up later.
+
+    python examples/error_breakdown.py --curves ../shared/data/taskset/patch32_GRU64_avg_bs128.jsonl \\
+        ../shared/data/taskset/patch32_IRNN64_relu_last_bs128.jsonl \\
+        ../shared/data/taskset/patch128_LSTM128_avg_bs64.jsonl --diverged-above 10
+
+Prints, per task and over all: curves, the predictor's and the last value's MAE and their ratio, the
+late blow-ups (how many, their share of each MAE), the ratio without them, and the flat prefixes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Sequence
+
+import numpy as np
+
+from lc_hpo import make_predictor, read_curves
+from lc_hpo.curve import Curve
+from lc_hpo.curveset import group_by_task, mark_diverged
+
+#: A late blow-up ends worse than its prefix's worst value by more than this fraction of it (and
+#: by more than the task's spread of final values).
+JUMP = 0.25
+#: A flat prefix: its range is under this fraction of its last value's magnitude.
+FLAT = 0.02
+
+
+def breakdown(predictor_name: str, curves: Sequence[Curve], cutoff: float) -> list[dict]:
+    """One row per task, then one over all, of the quantities printed (see the module docstring)."""
+    predictor = make_predictor(predictor_name)
+    rows, pooled = [], {"pred": [], "last": [], "blow": [], "flat": []}
+    for task, group in group_by_task(curves).items():
+        group = [c for c in group if math.isfinite(c.final_value)]
+        partials = [c.truncate(max(1, int(round(cutoff * c.max_step)))) for c in group]
+        keep = [i for i, p in enumerate(partials) if p.finite[1].size]
+        if not keep:
+            continue
+        group, partials = [group[i] for i in keep], [partials[i] for i in keep]
+        final = np.array([c.final_value for c in group])
+        sign = 1.0 if group[0].mode == "min" else -1.0  # positive = worse
+        seen = [p.finite[1] for p in partials]
+        last = np.array([v[-1] for v in seen])
+        worst = np.array([(v.max() if sign > 0 else v.min()) for v in seen])
+        spread = float(np.subtract(*np.percentile(final, [90, 10])))
+        pred = predictor.predict(partials).quantile(0.5)[:, -1]
+        e_pred, e_last = np.abs(pred - final), np.abs(last - final)
+        blow = sign * (final - worst) > np.maximum(spread, JUMP * np.abs(worst))
+        flat = np.array([np.ptp(v) for v in seen]) < FLAT * np.abs(last)
+        rows.append(_row(task, e_pred, e_last, blow, flat))
+        for key, val in zip(pooled, (e_pred, e_last, blow, flat)):
+            pooled[key].append(val)
+    if rows:
+        rows.append(_row("all", *(np.concatenate(v) for v in pooled.values())))
+    return rows
+
+
+def _row(task: str, e_pred: np.ndarray, e_last: np.ndarray, blow: np.ndarray,
+         flat: np.ndarray) -> dict:
+    rest = ~blow
+    return {
+        "task": task, "curves": len(e_pred),
+        "mae": e_pred.mean(), "last_mae": e_last.mean(), "ratio": e_pred.mean() / e_last.mean(),
+        "blow_ups": int(blow.sum()),
+        "blow_share": e_pred[blow].sum() / e_pred.sum(),
+        "blow_share_last": e_last[blow].sum() / e_last.sum(),
+        "ratio_without": e_pred[rest].mean() / e_last[rest].mean() if rest.any() else math.nan,
+        "flat": int(flat.sum()), "flat_blow_ups": int((flat & blow).sum()),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--curves", nargs="+", required=True)
+    ap.add_argument("--diverged-above", type=float, default=None)
+    ap.add_argument("--predictor", default="default")
+    ap.add_argument("--cutoff", type=float, default=0.2)
+    args = ap.parse_args(argv)
+    curves = mark_diverged(read_curves(args.curves), args.diverged_above)
+    print(f"{args.predictor} from the first {args.cutoff:.0%}: final-value MAE, and the late "
+          "blow-ups' part of it\n")
+    print("| task | curves | MAE | last value MAE | ratio | late blow-ups | their share of MAE "
+          "(last value's) | ratio without them | flat prefixes (blown up later) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in breakdown(args.predictor, curves, args.cutoff):
+        print(f"| {r['task']} | {r['curves']} | {r['mae']:.4g} | {r['last_mae']:.4g} | "
+              f"{r['ratio']:.3f} | {r['blow_ups']} | {r['blow_share']:.0%} "
+              f"({r['blow_share_last']:.0%}) | {r['ratio_without']:.3f} | "
+              f"{r['flat']} ({r['flat_blow_ups']}) |")
+
+
+if __name__ == "__main__":
+    main()
