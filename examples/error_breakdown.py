@@ -72,13 +72,19 @@ def _row(task: str, e_pred: np.ndarray, e_last: np.ndarray, blow: np.ndarray,
     rest = ~blow
     return {
         "task": task, "curves": len(e_pred),
-        "mae": e_pred.mean(), "last_mae": e_last.mean(), "ratio": e_pred.mean() / e_last.mean(),
+        "mae": e_pred.mean(), "last_mae": e_last.mean(),
+        "ratio": _ratio(e_pred.sum(), e_last.sum()),
         "blow_ups": int(blow.sum()),
-        "blow_share": e_pred[blow].sum() / e_pred.sum(),
-        "blow_share_last": e_last[blow].sum() / e_last.sum(),
-        "ratio_without": e_pred[rest].mean() / e_last[rest].mean() if rest.any() else math.nan,
+        "blow_share": _ratio(e_pred[blow].sum(), e_pred.sum()),
+        "blow_share_last": _ratio(e_last[blow].sum(), e_last.sum()),
+        "ratio_without": _ratio(e_pred[rest].sum(), e_last[rest].sum()),
         "flat": int(flat.sum()), "flat_blow_ups": int((flat & blow).sum()),
     }
+
+
+def _ratio(a: float, b: float) -> float:
+    """a / b, NaN when b is 0 (e.g. no error left to share)."""
+    return float(a / b) if b > 0 else math.nan
 
 
 def main(argv: Sequence[str] | None = None) -> None:
