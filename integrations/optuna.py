@@ -17,7 +17,8 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from lc_hpo.curve import Curve, Mode
-from lc_hpo.decision import (DEFAULT_N_STARTUP_TRIALS, DEFAULT_THRESHOLD, Decision,
+from lc_hpo.decision import (DEFAULT_DIVERGED_PATIENCE, DEFAULT_N_STARTUP_TRIALS,
+                             DEFAULT_THRESHOLD, Decision,
                              ForecastWarning, StoppingRule)
 from lc_hpo.defaults import resolve_predictor
 from lc_hpo.predictors import Predictor
@@ -48,6 +49,9 @@ class LCPruner(BasePruner):
         standing: Read P(better) together with the trial's standing among the completed trials
             at its current step, through the predictor's standing calibration if it has one (the
             default does); False decides on the forecast alone.
+        diverged_patience: Prune a trial once this many of its latest reported values in a row are
+            NaN or infinite (default 1, as Optuna's own pruners do), provided completed trials
+            have a finite incumbent; None never prunes a trial for diverging.
     """
 
     def __init__(
@@ -61,6 +65,7 @@ class LCPruner(BasePruner):
         record: bool = True,
         min_points: int = 2,
         standing: bool = True,
+        diverged_patience: int | None = DEFAULT_DIVERGED_PATIENCE,
     ) -> None:
         if max_step is not None and (isinstance(max_step, bool) or not isinstance(max_step, int)
                                      or max_step < 1):
@@ -72,6 +77,7 @@ class LCPruner(BasePruner):
             n_startup_trials=n_startup_trials,
             min_points=min_points,
             standing=standing,
+            diverged_patience=diverged_patience,
         )
         self._max_step = max_step
         self._record = record

@@ -21,7 +21,8 @@ from ray.tune.schedulers import TrialScheduler
 
 from lc_hpo.allocation import Candidate, fund, promise
 from lc_hpo.curve import MODES, Mode, is_better
-from lc_hpo.decision import (DEFAULT_N_STARTUP_TRIALS, DEFAULT_THRESHOLD, LEADER, Decision,
+from lc_hpo.decision import (DEFAULT_DIVERGED_PATIENCE, DEFAULT_N_STARTUP_TRIALS,
+                             DEFAULT_THRESHOLD, LEADER, Decision,
                              StoppingRule)
 from lc_hpo.defaults import resolve_predictor
 from lc_hpo.predictors import Predictor
@@ -74,6 +75,9 @@ class LCScheduler(TrialScheduler):
         standing: Read P(better) together with the trial's standing among the completed trials
             at its current progress, through the predictor's standing calibration if it has one
             (the default does); False decides on the forecast alone.
+        diverged_patience: Stop a trial once this many of its latest results in a row are NaN or
+            infinite (default 1), provided completed trials have a finite incumbent; None never
+            stops a trial for diverging.
     """
 
     def __init__(
@@ -93,6 +97,7 @@ class LCScheduler(TrialScheduler):
         budget_unit: str = "time_attr",
         min_points: int = 2,
         standing: bool = True,
+        diverged_patience: int | None = DEFAULT_DIVERGED_PATIENCE,
     ) -> None:
         super().__init__()
         if mode is not None and mode not in MODES:
@@ -107,7 +112,8 @@ class LCScheduler(TrialScheduler):
             raise ValueError("budget_unit must be 'time_attr' or 'seconds'")
         self._rule = StoppingRule(resolve_predictor(predictor), threshold=threshold,
                                   min_steps=grace_period, n_startup_trials=n_startup_trials,
-                                  min_points=min_points, standing=standing)
+                                  min_points=min_points, standing=standing,
+                                  diverged_patience=diverged_patience)
         self._metric = metric
         self._mode: Mode | None = mode  # type: ignore[assignment]
         self._time_attr = time_attr

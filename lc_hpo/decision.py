@@ -8,7 +8,9 @@ The rule (Domhan et al. 2015, LC-PFN): stop a trial when the forecast probabilit
 ``max_step`` beats the incumbent (the best value among completed trials) falls below ``threshold``; never
 before ``min_steps``, never on fewer than ``min_points`` finite values, never before
 ``n_startup_trials`` trials have completed, and never while the trial is itself the leader (its
-latest value already matches or beats the incumbent).  When the predictor carries a standing
+latest value already matches or beats the incumbent).  A trial whose latest measurements diverged
+(NaN or infinite, ``diverged_patience`` of them in a row) stops without a forecast once completed
+trials have a finite incumbent, as Optuna's own pruners prune NaN values.  When the predictor carries a standing
 calibration (:mod:`lc_hpo.standing`; the bundled default does) and the study's finished curves are
 given, P(better) is read together with where the trial stands among them at its current step.  A
 forecast that raises or comes back non-finite means *keep training*, and says so once.
@@ -40,12 +42,15 @@ DEFAULT_THRESHOLD = 0.05
 #: 2.19 to 2.88 on 22 LCBench tasks and from 1.95 to 2.30 on 5 TaskSet tasks, at lower regret on both.
 DEFAULT_N_STARTUP_TRIALS = 1
 
+#: Stop a trial at its first diverged (NaN or infinite) measurement; see ``diverged_patience``.
+DEFAULT_DIVERGED_PATIENCE: int | None = 1
+
 
 class ForecastWarning(UserWarning):
     """A forecast could not be used, so the trial keeps training."""
 
 
-# Reasons a decision can give.  Only FORECAST stops a trial.
+# Reasons a decision can give.  Only FORECAST and DIVERGED stop a trial.
 STARTUP = "startup"  # too few completed trials to have an incumbent worth trusting
 MIN_STEPS = "min_steps"  # too early in this trial
 NO_INCUMBENT = "no_incumbent"  # no completed trial has a finite value
@@ -55,6 +60,7 @@ FEW_POINTS = "few_points"  # too few finite values to see the curve's shape
 LEADER = "leader"  # the trial's latest value already matches or beats the incumbent
 FORECAST_FAILED = "forecast_failed"  # the predictor raised or returned non-finite numbers
 FORECAST = "forecast"  # the forecast decided (stop or continue)
+DIVERGED = "diverged"  # the trial's latest measurements diverged (NaN or inf): stopped
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,12 @@ class StoppingRule:
         as ``context``, through the predictor's own calibration (``predictor.standing_``) if it has
         one.  False: the forecast's P(better) alone.  A
         :class:`~lc_hpo.standing.StandingCalibration`: that one.
+    diverged_patience:
+        Stop a trial once this many of its latest measurements in a row are NaN or infinite
+        (diverged), provided completed trials have a finite incumbent; None never stops a trial for
+        diverging.  Such trials almost never recover to win (on the default's training TaskSet
+        tasks, none of the 357 runs that diverged in their first 20 % ended best of its task), and
+        without a finite value to forecast from the rule would otherwise let them run to the end.
     """
 
     def __init__(
@@ -114,6 +126,7 @@ class StoppingRule:
         n_startup_trials: int = DEFAULT_N_STARTUP_TRIALS,
         min_points: int = 2,
         standing: bool | StandingCalibration = True,
+        diverged_patience: int | None = DEFAULT_DIVERGED_PATIENCE,
     ) -> None:
         if not isinstance(predictor, Predictor):
             raise TypeError(
@@ -132,6 +145,11 @@ class StoppingRule:
             )
         if isinstance(min_points, bool) or not isinstance(min_points, int) or min_points < 1:
             raise ValueError(f"min_points must be a positive integer, got {min_points!r}")
+        if diverged_patience is not None and (isinstance(diverged_patience, bool) or not
+                                              isinstance(diverged_patience, int)
+                                              or diverged_patience < 1):
+            raise ValueError(f"diverged_patience must be a positive integer or None, got "
+                             f"{diverged_patience!r}")
         if not isinstance(standing, (bool, StandingCalibration)):
             raise TypeError(f"standing must be True, False or a StandingCalibration, got "
                             f"{type(standing).__name__}")
@@ -141,6 +159,7 @@ class StoppingRule:
         self.threshold = float(threshold)
         self.min_steps = min_steps
         self.n_startup_trials = n_startup_trials
+        self.diverged_patience = diverged_patience
         self._warned: set[str] = set()
         self._lock = threading.Lock()
 
@@ -153,6 +172,7 @@ class StoppingRule:
 
     def __setstate__(self, state: dict) -> None:
         state.setdefault("standing", True)  # pickled by a version that did not read standing
+        state.setdefault("diverged_patience", DEFAULT_DIVERGED_PATIENCE)  # nor stop diverged
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
@@ -226,6 +246,9 @@ class StoppingRule:
         if curve.last_step is not None and curve.max_step is not None and \
                 curve.last_step >= curve.max_step:
             return keep(AT_MAX_STEP)
+        k = self.diverged_patience
+        if k is not None and len(curve) >= k and not np.isfinite(curve.values[-k:]).any():
+            return Decision(True, DIVERGED, step, incumbent=inc)
         _, finite = curve.finite
         if finite.size == 0:
             return keep(NO_DATA)

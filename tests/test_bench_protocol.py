@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from lc_hpo import Curve
-from lc_hpo.bench.protocol import (RegretTracker, ReplayTask, combine_orderings, score_task,
-                                   speedup, summarise)
+from lc_hpo.bench.protocol import (RegretTracker, ReplayTask, combine_orderings, parse_lc_method,
+                                   score_task, speedup, summarise)
 from lc_hpo.integrations.optuna_replay import replay_ordering
 
 
@@ -87,3 +87,14 @@ def test_tracker_and_task_validation():
                          Curve(steps=[1], values=[1.0], mode="min")])
     with pytest.raises(ValueError, match="complete curves"):
         ReplayTask("x", [Curve(steps=[1], values=[1.0], mode="max", max_step=3)])
+
+
+def test_lc_methods_set_how_many_diverged_values_stop_a_trial():
+    assert parse_lc_method("lc:default:diverged=off").options() == {
+        "threshold": 0.05, "diverged_patience": None}
+    assert parse_lc_method("lc:parametric@0.1:diverged=2:startup=3").options() == {
+        "threshold": 0.1, "n_startup_trials": 3, "diverged_patience": 2}
+    assert "diverged_patience" not in parse_lc_method("lc:default").options()  # the pruner's own
+    for bad in ("diverged=0", "diverged=on", "diverged="):
+        with pytest.raises(ValueError, match="diverged=N\\|off"):
+            parse_lc_method(f"lc:default:{bad}")

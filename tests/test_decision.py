@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from lc_hpo import Forecast
-from lc_hpo.decision import (AT_MAX_STEP, FEW_POINTS, FORECAST, FORECAST_FAILED, LEADER,
-                             MIN_STEPS, NO_DATA, NO_INCUMBENT, STARTUP, ForecastWarning,
+from lc_hpo.decision import (AT_MAX_STEP, DIVERGED, FEW_POINTS, FORECAST, FORECAST_FAILED,
+                             LEADER, MIN_STEPS, NO_DATA, NO_INCUMBENT, STARTUP, ForecastWarning,
                              StoppingRule)
 from lc_hpo.predictors import Predictor, make_predictor
 
@@ -70,9 +70,15 @@ def test_min_mode_mirrors_max_mode():
         ({}, weak_curve(), None, 5, NO_INCUMBENT),
         ({}, weak_curve(), float("nan"), 5, NO_INCUMBENT),
         ({}, make_curve([0.1] * 10, max_step=10), 0.9, 5, AT_MAX_STEP),
-        ({}, make_curve([np.nan] * 5, max_step=10), 0.9, 5, NO_DATA),
+        ({"diverged_patience": None}, make_curve([np.nan] * 5, max_step=10), 0.9, 5, NO_DATA),
         ({}, make_curve([0.1], max_step=10), 0.9, 5, FEW_POINTS),
-        ({}, make_curve([0.1, np.nan, np.nan], max_step=10), 0.9, 5, FEW_POINTS),
+        ({"diverged_patience": None}, make_curve([0.1, np.nan, np.nan], max_step=10), 0.9, 5,
+         FEW_POINTS),
+        ({"diverged_patience": 3}, make_curve([0.1, np.nan, np.nan], max_step=10), 0.9, 5,
+         FEW_POINTS),
+        # a trial that recovered from a diverged value goes through the usual checks
+        ({"min_points": 3}, make_curve([0.1, np.nan, 0.2], max_step=10), 0.9, 5, FEW_POINTS),
+        ({}, make_curve([np.nan] * 5, max_step=10), None, 5, NO_INCUMBENT),
         ({"min_points": 16}, weak_curve(), 0.9, 5, FEW_POINTS),
         ({}, weak_curve(), 0.45, 5, LEADER),
     ],
@@ -80,6 +86,28 @@ def test_min_mode_mirrors_max_mode():
 def test_checks_that_keep_a_trial_without_a_forecast(kwargs, curve, incumbent, n_completed, reason):
     d = rule(**kwargs).decide(curve, incumbent, n_completed)
     assert not d.stop and d.reason == reason and d.p_better is None
+
+
+@pytest.mark.parametrize("kwargs, values", [
+    ({}, [0.1, 0.2, np.nan]),
+    ({}, [np.nan] * 5),
+    ({}, [0.1, 0.2, 0.3, np.inf]),
+    ({}, [0.95, 0.96, np.nan]),  # a diverged leader stops too: it is no longer leading
+    ({"diverged_patience": 2}, [0.1, 0.2, 0.3, np.nan, -np.inf]),
+])
+def test_a_trial_whose_latest_values_diverged_stops_without_a_forecast(kwargs, values):
+    d = rule(**kwargs).decide(make_curve(values, max_step=10), 0.9, 5)
+    assert d.stop and d.reason == DIVERGED and d.p_better is None and d.incumbent == 0.9
+    # ... but not before an incumbent, start-up or min_steps allow any stop
+    assert rule(**kwargs).decide(make_curve(values, max_step=10), None, 5).reason == NO_INCUMBENT
+    assert not rule(n_startup_trials=6, **kwargs).decide(make_curve(values, max_step=10), 0.9,
+                                                         5).stop
+
+
+def test_diverged_patience_is_validated():
+    for bad in (0, -1, 1.5, True, "1"):
+        with pytest.raises(ValueError, match="diverged_patience must be a positive integer"):
+            rule(diverged_patience=bad)
 
 
 def test_leader_is_never_stopped_even_by_a_pessimistic_forecast():

@@ -98,7 +98,14 @@ def test_nan_and_inf_reports_do_not_break_the_study():
 
     study = run(objective, n_trials=20)
     assert all(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states(study))
-    assert study.trials[4].state == TrialState.COMPLETE  # nothing finite to judge: kept
+    # Diverged reports (trial 4: inf throughout; every third trial: NaN at even steps) are pruned
+    # at once, as Optuna's own pruners do, once a completed trial gives a finite incumbent.
+    assert study.trials[0].state == TrialState.COMPLETE  # the start-up trial
+    for t in study.trials[3::3] + [study.trials[4]]:
+        assert t.state == TrialState.PRUNED and t.last_step == (1 if t.number == 4 else 2)
+        assert t.user_attrs["lc_forecast"]["reason"] == "diverged"
+    kept = run(objective, n_trials=20, diverged_patience=None)  # nothing finite to judge: kept
+    assert kept.trials[4].state == TrialState.COMPLETE
 
 
 def test_multi_objective_gets_a_clear_error():

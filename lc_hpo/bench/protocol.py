@@ -24,14 +24,17 @@ from ..decision import DEFAULT_THRESHOLD
 
 @dataclass(frozen=True)
 class LCMethod:
-    """What ``lc:NAME[@THRESHOLD][:startup=N][:standing=off]`` asks for: a predictor, its stop
-    threshold, how many trials must complete before anything is stopped (``None``: the pruner's own
-    default), and whether P(better) reads the trial's standing (see :mod:`lc_hpo.standing`)."""
+    """What ``lc:NAME[@THRESHOLD][:startup=N][:standing=off][:diverged=N|off]`` asks for: a
+    predictor, its stop threshold, how many trials must complete before anything is stopped
+    (``None``: the pruner's own default), whether P(better) reads the trial's standing (see
+    :mod:`lc_hpo.standing`), and after how many diverged values in a row a trial stops (``"off"``:
+    never; ``None``: the pruner's default)."""
 
     predictor: str
     threshold: float = DEFAULT_THRESHOLD
     n_startup_trials: int | None = None
     standing: bool = True
+    diverged_patience: int | str | None = None
 
     def options(self) -> dict:
         """Keyword arguments for ``LCPruner`` / ``LCScheduler``."""
@@ -40,15 +43,18 @@ class LCMethod:
             kw["n_startup_trials"] = self.n_startup_trials
         if not self.standing:
             kw["standing"] = False
+        if self.diverged_patience is not None:
+            kw["diverged_patience"] = None if self.diverged_patience == "off" \
+                else self.diverged_patience
         return kw
 
 
-LC_METHOD_SYNTAX = "lc:NAME[@THRESHOLD][:startup=N][:standing=off]"
+LC_METHOD_SYNTAX = "lc:NAME[@THRESHOLD][:startup=N][:standing=off][:diverged=N|off]"
 
 
 def parse_lc_method(method: str) -> LCMethod:
     """``lc:NAME``, ``lc:NAME@THRESHOLD``, optionally followed by ``:startup=N`` and
-    ``:standing=off`` → :class:`LCMethod`, for every replay runner."""
+    ``:standing=off`` and ``:diverged=N|off`` → :class:`LCMethod`, for every replay runner."""
     spec, *options = method[len("lc:"):].split(":")
     name, _, thr = spec.partition("@")
     usage = f"{method!r}: write {LC_METHOD_SYNTAX}, e.g. lc:parametric@0.1 or lc:default:startup=2"
@@ -60,16 +66,19 @@ def parse_lc_method(method: str) -> LCMethod:
         raise ValueError(f"{usage} (the threshold is a probability)") from None
     startup: int | None = None
     standing = True
+    diverged: int | str | None = None
     for option in options:
         key, _, value = option.partition("=")
         if key == "startup" and value.isdigit() and int(value) >= 1:
             startup = int(value)
         elif key == "standing" and value in ("on", "off"):
             standing = value == "on"
+        elif key == "diverged" and (value == "off" or value.isdigit() and int(value) >= 1):
+            diverged = value if value == "off" else int(value)
         else:
-            raise ValueError(f"{usage} (options are startup=N, N ≥ 1 completed trials, and "
-                             "standing=on|off)")
-    return LCMethod(name, threshold, startup, standing)
+            raise ValueError(f"{usage} (options are startup=N, N ≥ 1 completed trials, "
+                             "standing=on|off, and diverged=N|off, N ≥ 1 diverged values in a row)")
+    return LCMethod(name, threshold, startup, standing, diverged)
 
 
 def oracle_stops(final: float, incumbent: float | None, mode: Mode) -> bool:
