@@ -2,21 +2,25 @@
 
 Issue 5 measures a forecast by its final-value MAE from the first ``--cutoff`` of each curve, against
 the last value's.  An absolute error is a mean, so a few curves can carry much of it.  This example
-forecasts every curve as ``bench predict`` does (the median, from the first ``cutoff × max_step``
-steps) and splits the error by one kind of curve that no forecast of the prefix can be expected to
-foresee: a **late blow-up**, whose final value is worse than *every* value of its observed prefix,
-by more than the task's spread of final values (90th − 10th percentile, the unit of ``bench
-predict``'s ``nmae``) and by more than a quarter of that worst value's magnitude.  For a median
-forecast to foresee one, the prefix would have to make the blow-up more likely than not; the
-breakdown also counts, among curves whose prefix was **flat** (its range under 2 % of its last
-value's magnitude, e.g. a run sitting at chance), how many blew up later.
+forecasts every complete curve as ``bench predict`` does (the median, from the first ``cutoff ×
+max_step`` steps) and splits the error three ways:
+
+* curves that **diverged in the observed prefix** (a NaN or infinite value there, e.g. a loss above
+  ``--diverged-above``): the forecast sees only their finite values, so it cannot know;
+* **late blow-ups** among the others: the final value is worse than *every* value of the prefix, by
+  more than the task's spread of final values (90th − 10th percentile, the unit of ``bench
+  predict``'s ``nmae``) and by more than a quarter of that worst value's magnitude.  For a median
+  forecast to foresee one, the prefix would have to make it more likely than not;
+* and the rest.  It also counts the **flat** clean prefixes (at least two values, range under 2 % of
+  the last value's magnitude, e.g. a run sitting at chance) and how many of them blew up later.
 
     python examples/error_breakdown.py --curves ../shared/data/taskset/patch32_GRU64_avg_bs128.jsonl \\
         ../shared/data/taskset/patch32_IRNN64_relu_last_bs128.jsonl \\
         ../shared/data/taskset/patch128_LSTM128_avg_bs64.jsonl --diverged-above 10
 
-Prints, per task and over all: curves, the predictor's and the last value's MAE and their ratio, the
-late blow-ups (how many, their share of each MAE), the ratio without them, and the flat prefixes.
+Prints, per task and over all: curves, the predictor's and the last value's MAE and their ratio; the
+curves diverged in their prefix and the late blow-ups (how many, their share of each MAE); the ratio
+without either; and the flat prefixes (how many blew up later).
 """
 
 from __future__ import annotations
@@ -40,11 +44,20 @@ FLAT = 0.02
 
 def breakdown(predictor_name: str, curves: Sequence[Curve], cutoff: float) -> list[dict]:
     """One row per task, then one over all, of the quantities printed (see the module docstring)."""
+    if not 0.0 < cutoff < 1.0:
+        raise SystemExit(f"--cutoff must be a fraction of the budget in (0, 1), got {cutoff}")
     predictor = make_predictor(predictor_name)
-    rows, pooled = [], {"pred": [], "last": [], "blow": [], "flat": []}
+    unfitted = predictor.needs_fit and not getattr(predictor, "is_fitted", False)
+    if predictor.uses_context or unfitted:
+        raise SystemExit(f"{predictor_name!r} needs finished trials or fitting; use a ready "
+                         "predictor (default, parametric, last_value, a checkpoint)")
+    rows, pooled = [], {k: [] for k in ("pred", "last", "div", "blow", "flat")}
     for task, group in group_by_task(curves).items():
-        group = [c for c in group if math.isfinite(c.final_value)]
-        partials = [c.truncate(max(1, int(round(cutoff * c.max_step)))) for c in group]
+        group = [c for c in group if c.is_complete and math.isfinite(c.final_value)]
+        partials = []
+        for c in group:
+            p = c.truncate(max(1, int(round(cutoff * c.max_step))))
+            partials.append(p if len(p) else c.truncate(int(c.steps[0])))  # as bench predict
         keep = [i for i, p in enumerate(partials) if p.finite[1].size]
         if not keep:
             continue
@@ -57,23 +70,26 @@ def breakdown(predictor_name: str, curves: Sequence[Curve], cutoff: float) -> li
         spread = float(np.subtract(*np.percentile(final, [90, 10])))
         pred = predictor.predict(partials).quantile(0.5)[:, -1]
         e_pred, e_last = np.abs(pred - final), np.abs(last - final)
-        blow = sign * (final - worst) > np.maximum(spread, JUMP * np.abs(worst))
-        flat = np.array([np.ptp(v) for v in seen]) < FLAT * np.abs(last)
-        rows.append(_row(task, e_pred, e_last, blow, flat))
-        for key, val in zip(pooled, (e_pred, e_last, blow, flat)):
+        diverged = np.array([not np.isfinite(p.values).all() for p in partials])
+        blow = ~diverged & (sign * (final - worst) > np.maximum(spread, JUMP * np.abs(worst)))
+        flat = ~diverged & np.array([v.size >= 2 and np.ptp(v) < FLAT * abs(v[-1]) for v in seen])
+        rows.append(_row(task, e_pred, e_last, diverged, blow, flat))
+        for key, val in zip(pooled, (e_pred, e_last, diverged, blow, flat)):
             pooled[key].append(val)
     if rows:
         rows.append(_row("all", *(np.concatenate(v) for v in pooled.values())))
     return rows
 
 
-def _row(task: str, e_pred: np.ndarray, e_last: np.ndarray, blow: np.ndarray,
-         flat: np.ndarray) -> dict:
-    rest = ~blow
+def _row(task: str, e_pred: np.ndarray, e_last: np.ndarray, diverged: np.ndarray,
+         blow: np.ndarray, flat: np.ndarray) -> dict:
+    rest = ~(diverged | blow)
     return {
         "task": task, "curves": len(e_pred),
         "mae": e_pred.mean(), "last_mae": e_last.mean(),
         "ratio": _ratio(e_pred.sum(), e_last.sum()),
+        "diverged": int(diverged.sum()),
+        "div_share": _ratio(e_pred[diverged].sum(), e_pred.sum()),
         "blow_ups": int(blow.sum()),
         "blow_share": _ratio(e_pred[blow].sum(), e_pred.sum()),
         "blow_share_last": _ratio(e_last[blow].sum(), e_last.sum()),
@@ -95,15 +111,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--cutoff", type=float, default=0.2)
     args = ap.parse_args(argv)
     curves = mark_diverged(read_curves(args.curves), args.diverged_above)
+    rows = breakdown(args.predictor, curves, args.cutoff)
     print(f"{args.predictor} from the first {args.cutoff:.0%}: final-value MAE, and the late "
           "blow-ups' part of it\n")
-    print("| task | curves | MAE | last value MAE | ratio | late blow-ups | their share of MAE "
-          "(last value's) | ratio without them | flat prefixes (blown up later) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in breakdown(args.predictor, curves, args.cutoff):
+    print("| task | curves | MAE | last value MAE | ratio | diverged in the prefix (share of MAE) "
+          "| late blow-ups | their share of MAE (last value's) | ratio without either | "
+          "flat prefixes (blown up later) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
         print(f"| {r['task']} | {r['curves']} | {r['mae']:.4g} | {r['last_mae']:.4g} | "
-              f"{r['ratio']:.3f} | {r['blow_ups']} | {r['blow_share']:.0%} "
-              f"({r['blow_share_last']:.0%}) | {r['ratio_without']:.3f} | "
+              f"{r['ratio']:.3f} | {r['diverged']} ({r['div_share']:.0%}) | {r['blow_ups']} | "
+              f"{r['blow_share']:.0%} ({r['blow_share_last']:.0%}) | {r['ratio_without']:.3f} | "
               f"{r['flat']} ({r['flat_blow_ups']}) |")
 
 

@@ -113,9 +113,9 @@ class StoppingRule:
     diverged_patience:
         Stop a trial once this many of its latest measurements in a row are NaN or infinite
         (diverged), provided completed trials have a finite incumbent; None never stops a trial for
-        diverging.  Such trials almost never recover to win (on the default's training TaskSet
-        tasks, none of the 357 runs that diverged in their first 20 % ended best of its task), and
-        without a finite value to forecast from the rule would otherwise let them run to the end.
+        diverging.  Without a finite value to forecast from, the rule would otherwise let such
+        trials run on, often to the end; on the default's training TaskSet tasks stopping them
+        raised the replayed median speedup from 2.73 to 2.91 at less regret (README "Measured").
     """
 
     def __init__(

@@ -76,18 +76,30 @@ def test_error_breakdown_finds_the_late_blow_ups(tmp_path):
         values = 0.69 + 0.001 * rng.standard_normal(20)
         if i < 2:
             values[10:] = 5.0
+        if i == 2:  # diverged inside the observed prefix, then ended high: not a *late* blow-up
+            values[2:] = np.nan
+            values[-1] = 5.0
         curves.append(Curve(steps=range(1, 21), values=values, mode="min", max_step=20,
-                            task="t", config_id=str(i)))
+                            task="loss", config_id=str(i)))
     for i in range(20):  # losses that fall steadily
         curves.append(Curve(steps=range(1, 21), values=np.linspace(0.69, 0.2 + 0.01 * i, 20),
-                            mode="min", max_step=20, task="t", config_id=f"f{i}"))
+                            mode="min", max_step=20, task="loss", config_id=f"f{i}"))
+    for i in range(30):  # accuracies that rise; two collapse after the first 20 %
+        values = np.linspace(0.5, 0.9 - 0.005 * i, 20)
+        if i < 2:
+            values[12:] = 0.1
+        curves.append(Curve(steps=range(1, 21), values=values, mode="max", max_step=20,
+                            task="accuracy", config_id=f"a{i}"))
     path = tmp_path / "blow.jsonl"
     write_curves(curves, path)
     out = _run("error_breakdown.py", "--curves", str(path), "--predictor", "last_value")
-    row = [line for line in out.splitlines() if line.startswith("| all |")][0]
-    cells = [c.strip() for c in row.strip("| \n").split("|")]
-    assert cells[1] == "60" and cells[4] == "1.000"  # the last value against itself
-    assert cells[5] == "2"  # the two blow-ups, not the falling curves
-    share = float(cells[6].split("%")[0]) / 100
-    assert share == pytest.approx(2 * 4.31 / (2 * 4.31 + 20 * 0.3), abs=0.05)
-    assert cells[8] == "40 (2)"  # the flat prefixes, two of which blew up
+    rows = {cells[0]: cells for cells in (
+        [c.strip() for c in line.strip("| \n").split("|")]
+        for line in out.splitlines() if line.startswith("| ") and "task" not in line)}
+    assert rows["loss"][1] == "60" and rows["loss"][4] == "1.000"  # the last value against itself
+    assert rows["loss"][5].startswith("1 (") and rows["loss"][6] == "2"  # diverged; late blow-ups
+    assert rows["loss"][9] == "39 (2)"  # flat clean prefixes, two of which blew up
+    assert rows["accuracy"][5].startswith("0 (") and rows["accuracy"][6] == "2"
+    assert rows["all"][1] == "90" and rows["all"][6] == "4"  # pooled over both tasks
+    share = float(rows["loss"][7].split("%")[0]) / 100  # the two blow-ups' share of the error
+    assert share == pytest.approx(2 * 4.31 / (2 * 4.31 + 4.31 + 20 * 0.3), abs=0.05)
