@@ -5,7 +5,8 @@
 # benchmarks), 5 of the 8 shared TaskSet tasks (the other 3 are kept out), and the synthetic prior.
 # Needs ../shared/data (or $LC_HPO_SHARED/data). Training runs a fixed 28,000 steps (STEPS), so that
 # its learning-rate schedule and result do not depend on the machine's speed; 30 minutes (MINUTES)
-# is only a safety limit. About 14 minutes on 2 CPU cores of 2026-11-30.
+# is a safety limit, which governs the schedule only below about 16 steps a second.
+# About 13.5 minutes on 2 CPU cores of 2026-11-30 (37 steps a second).
 # Training is followed by the standing calibration (lc_hpo/standing.py), fitted on the same
 # training tasks (10 s); to calibrate an existing checkpoint only, run with CALIBRATE_ONLY=1.
 #
