@@ -50,7 +50,7 @@ class LCPruner(BasePruner):
             at its current step, through the predictor's standing calibration if it has one (the
             default does); False decides on the forecast alone.
         diverged_patience: Prune a trial once this many of its latest reported values in a row are
-            NaN or infinite (default 1, as Optuna's own pruners do), provided completed trials
+            NaN or infinite (default 1, as Optuna's ThresholdPruner does), provided completed trials
             have a finite incumbent; None never prunes a trial for diverging.
     """
 
@@ -208,7 +208,8 @@ class LCPruner(BasePruner):
     def __repr__(self) -> str:
         return (f"LCPruner(predictor={self._rule.predictor!r}, threshold={self._rule.threshold}, "
                 f"min_steps={self._rule.min_steps}, n_startup_trials={self._rule.n_startup_trials},"
-                f" max_step={self._max_step}, standing={self._rule.standing!r})")
+                f" max_step={self._max_step}, standing={self._rule.standing!r}, "
+                f"diverged_patience={self._rule.diverged_patience})")
 
 
 __all__ = ["FORECAST_ATTR", "LCPruner"]

@@ -157,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     hpo.add_argument("--methods", help="comma-separated methods (default: all built-in and "
                      "lc:NAME for every predictor); lc:NAME@0.1 sets the threshold, "
                      "lc:NAME:startup=2 the completed trials needed before any stop, "
-                     "lc:NAME:standing=off decides on the forecast alone")
+                     "lc:NAME:standing=off decides on the forecast alone, "
+                     "lc:NAME:diverged=N|off stops a trial after N diverged values in a row "
+                     "(default 1) or never")
     hpo.add_argument("--orderings", type=int, default=20, help="random orders per task (20)")
     hpo.add_argument("--budget", type=float, default=20.0, help="budget in full runs (20)")
     hpo.add_argument("--seed", type=int, default=0)

@@ -76,6 +76,8 @@ def test_min_mode_mirrors_max_mode():
          FEW_POINTS),
         ({"diverged_patience": 3}, make_curve([0.1, np.nan, np.nan], max_step=10), 0.9, 5,
          FEW_POINTS),
+        ({"diverged_patience": 3}, make_curve([np.nan] * 2, max_step=10), 0.9, 5, NO_DATA),
+        ({}, make_curve([0.1] * 9 + [np.nan], max_step=10), 0.9, 5, AT_MAX_STEP),  # done anyway
         # a trial that recovered from a diverged value goes through the usual checks
         ({"min_points": 3}, make_curve([0.1, np.nan, 0.2], max_step=10), 0.9, 5, FEW_POINTS),
         ({}, make_curve([np.nan] * 5, max_step=10), None, 5, NO_INCUMBENT),

@@ -197,3 +197,27 @@ def test_one_pruner_serves_several_studies_each_with_its_own_incumbent():
 def test_pruner_and_default_predictor_print():
     text = repr(LCPruner())
     assert text.startswith("LCPruner(predictor=MixtureLSTMPredictor(")
+
+
+def test_diverged_patience_waits_for_that_many_diverged_reports_in_a_row():
+    nan = float("nan")
+    # the second trial leads whenever it reports a finite value, so only divergence can stop it
+    rows = {0: [0.5, 0.6, 0.7, 0.8, 0.9, 0.9], 1: [0.95, nan, 0.96, nan, nan, 0.97]}
+
+    def objective(trial):
+        for step, value in enumerate(rows[trial.number], start=1):
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return rows[trial.number][-1]
+
+    for patience, pruned_at in ((1, 2), (2, 5), (None, None)):
+        study = optuna.create_study(direction="maximize",
+                                    pruner=LCPruner("last_value", diverged_patience=patience))
+        study.optimize(objective, n_trials=2)
+        second = study.trials[1]
+        if pruned_at is None:
+            assert second.state == TrialState.COMPLETE
+        else:
+            assert second.state == TrialState.PRUNED and second.last_step == pruned_at
+            assert second.user_attrs["lc_forecast"]["reason"] == "diverged"
