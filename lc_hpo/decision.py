@@ -10,10 +10,11 @@ before ``min_steps``, never on fewer than ``min_points`` finite values, never be
 ``n_startup_trials`` trials have completed, and never while the trial is itself the leader (its
 latest value already matches or beats the incumbent).  A trial whose latest measurements diverged
 (NaN or infinite, ``diverged_patience`` of them in a row) stops without a forecast once completed
-trials have a finite incumbent, as Optuna's ThresholdPruner prunes NaN values.  When the predictor carries a standing
-calibration (:mod:`lc_hpo.standing`; the bundled default does) and the study's finished curves are
-given, P(better) is read together with where the trial stands among them at its current step.  A
-forecast that raises or comes back non-finite means *keep training*, and says so once.
+trials have a finite incumbent, as Optuna's ThresholdPruner prunes NaN values.  When the predictor
+carries a standing calibration (:mod:`lc_hpo.standing`; the bundled default does) and the study's
+finished curves are given, P(better) is read together with where the trial stands among them at
+its current step.  A forecast that raises or comes back non-finite means *keep training*, and says
+so once.
 """
 
 from __future__ import annotations
