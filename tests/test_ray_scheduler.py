@@ -192,3 +192,16 @@ def test_default_reads_the_standing_of_each_trial_among_completed_ones(tmp_path)
     made = df["lc_p_better"].notna()
     assert made.any() and df.loc[made, "lc_p_forecast"].notna().all()
     assert not LCScheduler(standing=False).rule.needs_context
+
+
+def test_a_trial_that_reports_nan_is_stopped_as_diverged(tmp_path):
+    # One trial at a time: 0.9 completes first, then 0.95, which leads at every finite result,
+    # reports NaN at its 4th result and is stopped there, without a forecast.
+    sched = LCScheduler("parametric", max_t=STEPS, n_startup_trials=1, rank=False)
+    space = {"q": tune.grid_search([0.9, 0.95]),
+             "nan_at": tune.sample_from(lambda spec: 3 if spec.config.q == 0.95 else None)}
+    grid = run(tmp_path, sched, space, concurrency=1)
+    results = by_q(grid)
+    assert grid.num_errors == 0 and results[0.9].metrics["training_iteration"] == STEPS
+    assert results[0.95].metrics["training_iteration"] == 4
+    assert results[0.95].metrics["lc_reason"] == "diverged"
