@@ -32,6 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from lc_hpo import make_predictor, read_curves
+from lc_hpo.bench.predict import check_cutoffs
 from lc_hpo.curve import Curve
 from lc_hpo.curveset import group_by_task, mark_diverged
 
@@ -44,8 +45,10 @@ FLAT = 0.02
 
 def breakdown(predictor_name: str, curves: Sequence[Curve], cutoff: float) -> list[dict]:
     """One row per task, then one over all, of the quantities printed (see the module docstring)."""
-    if not 0.0 < cutoff < 1.0:
-        raise SystemExit(f"--cutoff must be a fraction of the budget in (0, 1), got {cutoff}")
+    try:
+        check_cutoffs([cutoff])
+    except ValueError as exc:
+        raise SystemExit(f"--cutoff: {exc}") from None
     predictor = make_predictor(predictor_name)
     unfitted = predictor.needs_fit and not getattr(predictor, "is_fitted", False)
     if predictor.uses_context or unfitted:
@@ -54,10 +57,7 @@ def breakdown(predictor_name: str, curves: Sequence[Curve], cutoff: float) -> li
     rows, pooled = [], {k: [] for k in ("pred", "last", "div", "blow", "flat")}
     for task, group in group_by_task(curves).items():
         group = [c for c in group if c.is_complete and math.isfinite(c.final_value)]
-        partials = []
-        for c in group:
-            p = c.truncate(max(1, int(round(cutoff * c.max_step))))
-            partials.append(p if len(p) else c.truncate(int(c.steps[0])))  # as bench predict
+        partials = [c.observed(cutoff) for c in group]  # as bench predict cuts them
         keep = [i for i, p in enumerate(partials) if p.finite[1].size]
         if not keep:
             continue

@@ -148,6 +148,13 @@ class Curve:
             extra={k: v[keep] for k, v in self.extra.items()},
         )
 
+    def observed(self, fraction: float) -> "Curve":
+        """The partial curve seen at ``fraction`` of the budget (``max_step``), and at least the
+        first measurement even when it comes later: what a forecast from that point reads."""
+        if self.max_step is None:  # an empty curve: nothing to cut
+            return self
+        return self.truncate(max(int(round(fraction * self.max_step)), int(self.steps[0])))
+
     def replace(self, **changes: Any) -> "Curve":
         """A copy with some fields replaced (validated again)."""
         fields = dict(

@@ -65,3 +65,10 @@ def test_reports_from_zero_based_steps_are_shifted_and_sorted():
     assert np.isnan(c.values[1])
     one_based = curve_from_reports([(1, 0.1), (3, 0.2)], "max", max_step=9)
     assert one_based.steps.tolist() == [1, 3] and one_based.max_step == 9
+
+
+def test_observed_cuts_at_a_fraction_of_the_budget_and_keeps_the_first_measurement():
+    c = Curve(steps=[5, 10, 15, 20], values=[0.1, 0.2, 0.3, 0.4], mode="max", max_step=20)
+    assert c.observed(0.5).steps.tolist() == [5, 10]
+    assert c.observed(0.1).steps.tolist() == [5]  # step 2 is before the first measurement
+    assert c.observed(1.0).steps.tolist() == [5, 10, 15, 20]

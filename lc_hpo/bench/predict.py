@@ -94,10 +94,7 @@ def evaluate(predictor: Predictor, curves: Sequence[Curve], cutoff: float,
     groups: dict[tuple, list[int]] = {}
     partial, remaining = [], []
     for i, c in enumerate(curves):
-        seen = max(1, int(round(cutoff * c.max_step)))
-        p = c.truncate(seen)
-        if len(p) == 0:  # the first measurement comes after the cutoff: observe it anyway
-            p = c.truncate(int(c.steps[0]))
+        p = c.observed(cutoff)
         rest = c.steps[c.steps > p.last_step]
         partial.append(p)
         remaining.append(rest)

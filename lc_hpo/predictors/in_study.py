@@ -244,7 +244,7 @@ class _StudyForest:
         partials, y, owner = [], [], []
         for j, (c, final) in enumerate(zip(curves, finals)):
             for cut in _CUTS:
-                p = c.truncate(max(int(round(cut * c.max_step)), int(c.steps[0])))
+                p = c.observed(cut)
                 if p.finite[1].size < 2 or p.last_step >= c.max_step:
                     continue
                 partials.append(p)
