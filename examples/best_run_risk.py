@@ -1,0 +1,122 @@
+"""How often would the stopping rule kill a task's best runs?  The risk a replay's regret hangs on.
+
+A replay's regret (``lc-hpo bench hpo``) is decided by a handful of events: whether the few best runs
+of a task survive.  Averages over decisions (``lc-hpo bench decide``) can improve while those events
+get worse, so this example looks at them directly.  Per task, it takes the ``--top`` runs with the
+best final values and, for each, ``--draws`` random sets of ``--finished`` *other* complete runs of
+the task as the study's finished trials (the incumbent is their best final value).  It then feeds the
+run to the library's ``StoppingRule`` step by step, as ``LCPruner`` would (threshold 0.05, the
+standing read from those finished runs), and records whether and when it is stopped.  Only draws in
+which the run's own final value beats the incumbent count: there, stopping it loses a better model
+(in the others, stopping it is right).
+
+    python examples/best_run_risk.py --curves digits_sweep.jsonl.gz --predictors default,other.pt
+
+Prints one row per task, run, number of finished runs and predictor: the run's rank and final
+value, in how many of the draws where it wins it was stopped, the median step of those stops, the
+median P(better) the rule stopped it on and the forecast's own P there (before the standing is read;
+``-`` where it never was stopped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Sequence
+
+import numpy as np
+
+from lc_hpo import make_predictor, read_curves
+from lc_hpo.curve import Curve
+from lc_hpo.curveset import group_by_task, mark_diverged
+from lc_hpo.decision import StoppingRule
+
+
+def incumbent_of(run: Curve, finished: Sequence[Curve]) -> float | None:
+    """The best finite final value among ``finished``, in ``run``'s direction."""
+    finals = [c.final_value for c in finished if math.isfinite(c.final_value)]
+    return (min if run.mode == "min" else max)(finals) if finals else None
+
+
+def wins(run: Curve, incumbent: float | None) -> bool:
+    """Whether ``run`` ends strictly better than ``incumbent``."""
+    if incumbent is None:
+        return True
+    return run.final_value < incumbent if run.mode == "min" else run.final_value > incumbent
+
+
+def stops(rule: StoppingRule, run: Curve, finished: Sequence[Curve]
+          ) -> tuple[int, float, float] | None:
+    """The first step at which ``rule`` stops ``run`` against ``finished``, the P it stopped on
+    and the forecast's own P (they differ where the standing is read)."""
+    incumbent = incumbent_of(run, finished)
+    prefixes = [run.truncate(int(s)) for s in run.steps[:-1]]  # every step before the last
+    decisions = rule.decide_many(prefixes, incumbent, len(finished), context=list(finished))
+    for prefix, d in zip(prefixes, decisions):
+        if d.stop:
+            own = d.p_better if d.p_forecast is None else d.p_forecast  # None: no standing read
+            return int(prefix.steps[-1]), float(d.p_better), float(own)
+    return None
+
+
+def risk(predictor_names: Sequence[str], curves: Sequence[Curve], top: int,
+         finished: Sequence[int], draws: int, seed: int) -> list[dict]:
+    """One row per task, top run, number of finished runs and predictor (see the docstring)."""
+    rules = {n: StoppingRule(make_predictor(n)) for n in predictor_names}
+    rows = []
+    for task, group in group_by_task(curves).items():
+        group = [c for c in group if c.is_complete and math.isfinite(c.final_value)]
+        if not group:
+            continue
+        sign = 1.0 if group[0].mode == "max" else -1.0
+        order = np.argsort(-sign * np.array([c.final_value for c in group]), kind="stable")
+        for rank, idx in enumerate(order[:top], start=1):
+            others = [c for j, c in enumerate(group) if j != idx]
+            for n_fin in finished:
+                if n_fin > len(others):
+                    raise SystemExit(f"--finished {n_fin}: task {task!r} has only {len(others)} "
+                                     "other complete runs")
+                rng = np.random.default_rng(seed)  # the same draws for every predictor
+                sets = [[others[j] for j in rng.choice(len(others), n_fin, replace=False)]
+                        for _ in range(draws)]
+                sets = [s for s in sets if wins(group[idx], incumbent_of(group[idx], s))]
+                for name, rule in rules.items():
+                    hits = [h for h in (stops(rule, group[idx], s) for s in sets) if h]
+                    rows.append({
+                        "task": task, "rank": rank, "final": group[idx].final_value,
+                        "finished": n_fin, "predictor": name, "stopped": len(hits),
+                        "draws": len(sets),
+                        "step": float(np.median([h[0] for h in hits])) if hits else math.nan,
+                        "p": float(np.median([h[1] for h in hits])) if hits else math.nan,
+                        "p_forecast": float(np.median([h[2] for h in hits])) if hits else math.nan,
+                    })
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--curves", nargs="+", required=True)
+    ap.add_argument("--diverged-above", type=float, default=None)
+    ap.add_argument("--predictors", default="default", help="comma-separated (default)")
+    ap.add_argument("--top", type=int, default=3, help="best runs per task (3)")
+    ap.add_argument("--finished", default="20,60", help="finished runs per draw (20,60)")
+    ap.add_argument("--draws", type=int, default=40, help="random sets of finished runs (40)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    finished = [int(x) for x in args.finished.split(",")]
+    if args.top < 1 or args.draws < 1 or min(finished) < 1:
+        raise SystemExit("--top, --draws and every --finished must be at least 1")
+    curves = mark_diverged(read_curves(args.curves), args.diverged_above)
+    rows = risk(args.predictors.split(","), curves, args.top, finished, args.draws, args.seed)
+    print("| task | run (rank: final) | finished runs | predictor | stopped in (of the draws it "
+          "wins) | median step | median P at the stop (forecast's own) |")
+    print("|---|---|---:|---|---:|---:|---:|")
+    for r in rows:
+        step = "-" if math.isnan(r["step"]) else f"{r['step']:g}"
+        p = "-" if math.isnan(r["p"]) else f"{r['p']:.3f} ({r['p_forecast']:.3f})"
+        print(f"| {r['task']} | {r['rank']}: {r['final']:.4g} | {r['finished']} | "
+              f"{r['predictor']} | {r['stopped']}/{r['draws']} | {step} | {p} |")
+
+
+if __name__ == "__main__":
+    main()
