@@ -8,14 +8,17 @@ the task as the study's finished trials (the incumbent is their best final value
 run to the library's ``StoppingRule`` step by step, as ``LCPruner`` would (threshold 0.05, the
 standing read from those finished runs), and records whether and when it is stopped.  Only draws in
 which the run's own final value beats the incumbent count: there, stopping it loses a better model
-(in the others, stopping it is right).
+(in the others, stopping it is right).  Runs without a finite final value are left out, as
+candidates and as finished runs.  The draws depend on ``--seed`` alone, so every predictor, task and
+run sees the same sequence of random choices.
 
     python examples/best_run_risk.py --curves digits_sweep.jsonl.gz --predictors default,other.pt
 
 Prints one row per task, run, number of finished runs and predictor: the run's rank and final
 value, in how many of the draws where it wins it was stopped, the median step of those stops, the
 median P(better) the rule stopped it on and the forecast's own P there (before the standing is read;
-``-`` where it never was stopped).
+``-`` where it never was stopped; ``diverged`` where every stop was for a diverged value, which
+the rule makes without a forecast).
 """
 
 from __future__ import annotations
@@ -48,34 +51,37 @@ def wins(run: Curve, incumbent: float | None) -> bool:
 def stops(rule: StoppingRule, run: Curve, finished: Sequence[Curve]
           ) -> tuple[int, float, float] | None:
     """The first step at which ``rule`` stops ``run`` against ``finished``, the P it stopped on
-    and the forecast's own P (they differ where the standing is read)."""
+    and the forecast's own P (they differ where the standing is read; both NaN for a stop on a
+    diverged value, which has no forecast)."""
     incumbent = incumbent_of(run, finished)
     prefixes = [run.truncate(int(s)) for s in run.steps[:-1]]  # every step before the last
     decisions = rule.decide_many(prefixes, incumbent, len(finished), context=list(finished))
     for prefix, d in zip(prefixes, decisions):
         if d.stop:
-            own = d.p_better if d.p_forecast is None else d.p_forecast  # None: no standing read
-            return int(prefix.steps[-1]), float(d.p_better), float(own)
+            p = math.nan if d.p_better is None else float(d.p_better)
+            own = p if d.p_forecast is None else float(d.p_forecast)  # None: no standing read
+            return int(prefix.steps[-1]), p, own
     return None
 
 
 def risk(predictor_names: Sequence[str], curves: Sequence[Curve], top: int,
          finished: Sequence[int], draws: int, seed: int) -> list[dict]:
     """One row per task, top run, number of finished runs and predictor (see the docstring)."""
+    groups = {task: [c for c in group if c.is_complete and math.isfinite(c.final_value)]
+              for task, group in group_by_task(curves).items()}
+    groups = {task: group for task, group in groups.items() if group}
+    for task, group in groups.items():  # before any work: a too-small task fails at once
+        if max(finished) > len(group) - 1:
+            raise SystemExit(f"--finished {max(finished)}: task {task!r} has only "
+                             f"{len(group) - 1} other complete runs")
     rules = {n: StoppingRule(make_predictor(n)) for n in predictor_names}
     rows = []
-    for task, group in group_by_task(curves).items():
-        group = [c for c in group if c.is_complete and math.isfinite(c.final_value)]
-        if not group:
-            continue
+    for task, group in groups.items():
         sign = 1.0 if group[0].mode == "max" else -1.0
         order = np.argsort(-sign * np.array([c.final_value for c in group]), kind="stable")
         for rank, idx in enumerate(order[:top], start=1):
             others = [c for j, c in enumerate(group) if j != idx]
             for n_fin in finished:
-                if n_fin > len(others):
-                    raise SystemExit(f"--finished {n_fin}: task {task!r} has only {len(others)} "
-                                     "other complete runs")
                 rng = np.random.default_rng(seed)  # the same draws for every predictor
                 sets = [[others[j] for j in rng.choice(len(others), n_fin, replace=False)]
                         for _ in range(draws)]
@@ -87,10 +93,16 @@ def risk(predictor_names: Sequence[str], curves: Sequence[Curve], top: int,
                         "finished": n_fin, "predictor": name, "stopped": len(hits),
                         "draws": len(sets),
                         "step": float(np.median([h[0] for h in hits])) if hits else math.nan,
-                        "p": float(np.median([h[1] for h in hits])) if hits else math.nan,
-                        "p_forecast": float(np.median([h[2] for h in hits])) if hits else math.nan,
+                        "p": _median([h[1] for h in hits]),
+                        "p_forecast": _median([h[2] for h in hits]),
                     })
     return rows
+
+
+def _median(values: Sequence[float]) -> float:
+    """Median of the finite values (stops on a diverged value have no P); NaN if none."""
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.median(finite)) if finite else math.nan
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -103,7 +115,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--draws", type=int, default=40, help="random sets of finished runs (40)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    finished = [int(x) for x in args.finished.split(",")]
+    try:
+        finished = [int(x) for x in args.finished.split(",")]
+    except ValueError:
+        raise SystemExit(f"--finished {args.finished!r}: give whole numbers, e.g. 20,60") from None
     if args.top < 1 or args.draws < 1 or min(finished) < 1:
         raise SystemExit("--top, --draws and every --finished must be at least 1")
     curves = mark_diverged(read_curves(args.curves), args.diverged_above)
@@ -113,7 +128,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("|---|---|---:|---|---:|---:|---:|")
     for r in rows:
         step = "-" if math.isnan(r["step"]) else f"{r['step']:g}"
-        p = "-" if math.isnan(r["p"]) else f"{r['p']:.3f} ({r['p_forecast']:.3f})"
+        if r["stopped"] and math.isnan(r["p"]):
+            p = "diverged"
+        else:
+            p = "-" if math.isnan(r["p"]) else f"{r['p']:.3f} ({r['p_forecast']:.3f})"
         print(f"| {r['task']} | {r['rank']}: {r['final']:.4g} | {r['finished']} | "
               f"{r['predictor']} | {r['stopped']}/{r['draws']} | {step} | {p} |")
 

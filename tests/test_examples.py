@@ -105,27 +105,37 @@ def test_error_breakdown_finds_the_late_blow_ups(tmp_path):
     assert share == pytest.approx(2 * 4.31 / (2 * 4.31 + 4.31 + 20 * 0.3), abs=0.05)
 
 
-def test_best_run_risk_counts_a_late_bloomer_stopped_where_it_would_have_won(tmp_path):
+@pytest.mark.parametrize("mode", ["max", "min"])
+def test_best_run_risk_counts_a_late_bloomer_stopped_where_it_would_have_won(tmp_path, mode):
     from lc_hpo import Curve
 
+    flip = (lambda v: v) if mode == "max" else (lambda v: 1.0 - v)  # accuracies, or error rates
     steps = np.arange(1, 21)
-    curves = [Curve(steps=steps, values=0.6 + (0.25 + 0.002 * i) * (1 - np.exp(-steps / 3)),
-                    mode="max", max_step=20, task="acc", config_id=str(i)) for i in range(30)]
+    curves = [Curve(steps=steps, values=flip(0.6 + (0.25 + 0.002 * i) * (1 - np.exp(-steps / 3))),
+                    mode=mode, max_step=20, task="acc", config_id=str(i)) for i in range(30)]
     # The best run: far behind for most of its budget, then ahead of every other run at the end.
-    curves.append(Curve(steps=steps, values=np.linspace(0.3, 0.95, 20), mode="max", max_step=20,
-                        task="acc", config_id="late"))
+    curves.append(Curve(steps=steps, values=flip(np.linspace(0.3, 0.95, 20)), mode=mode,
+                        max_step=20, task="acc", config_id="late"))
+    # Another task whose best run reports a diverged value at step 2 and recovers.
+    div = np.linspace(0.3, 0.95, 20)
+    div[1] = np.nan
+    curves += [Curve(steps=steps, values=flip(div), mode=mode, max_step=20, task="div",
+                     config_id="div")] + [
+        Curve(steps=steps, values=flip(np.linspace(0.3, 0.8, 20)), mode=mode, max_step=20,
+              task="div", config_id=f"d{i}") for i in range(12)]
     path = tmp_path / "late.jsonl"
     write_curves(curves, path)
     out = _run("best_run_risk.py", "--curves", str(path), "--predictors", "last_value",
                "--top", "2", "--finished", "10", "--draws", "6")
     rows = [[c.strip() for c in line.strip("| \n").split("|")]
-            for line in out.splitlines() if line.startswith("| acc")]
-    late, second = rows
-    assert late[1] == "1: 0.95" and late[4] == "6/6"  # always a winner, always stopped
-    assert 1 <= float(late[5]) < 15  # while it was still behind
-    # The runner-up wins only where the finished runs lack the late bloomer; its steep early climb
+            for line in out.splitlines() if line.startswith(("| acc", "| div"))]
+    late, second, diverged, _ = rows
+    assert late[1] == f"1: {flip(0.95):.4g}" and late[4] == "6/6"  # always a winner, stopped
+    assert late[5] == "2"  # at its second step, while far behind
+    # The runner-up wins only in the 5 draws that lack the late bloomer; its steep early climb
     # gives the last value's random-walk spread room enough, so it is never stopped.
-    assert second[1].startswith("2: ") and second[4].startswith("0/") and second[5] == "-"
+    assert second[1].startswith("2: ") and second[4] == "0/5" and second[5] == "-"
+    assert diverged[4] == "6/6" and diverged[5] == "2" and diverged[6] == "diverged"
     done = subprocess.run([sys.executable, str(EXAMPLES / "best_run_risk.py"), "--curves",
-                           str(path), "--finished", "40"], capture_output=True, text=True)
-    assert done.returncode != 0 and "only 30 other complete runs" in done.stderr
+                           str(path), "--finished", "20"], capture_output=True, text=True)
+    assert done.returncode != 0 and "only 12 other complete runs" in done.stderr
