@@ -65,7 +65,7 @@ def stops(rule: StoppingRule, run: Curve, finished: Sequence[Curve]
 
 
 def risk(predictor_names: Sequence[str], curves: Sequence[Curve], top: int,
-         finished: Sequence[int], draws: int, seed: int) -> list[dict]:
+         finished: Sequence[int], draws: int, seed: int, min_points: int = 2) -> list[dict]:
     """One row per task, top run, number of finished runs and predictor (see the docstring)."""
     groups = {task: [c for c in group if c.is_complete and math.isfinite(c.final_value)]
               for task, group in group_by_task(curves).items()}
@@ -74,7 +74,7 @@ def risk(predictor_names: Sequence[str], curves: Sequence[Curve], top: int,
         if max(finished) > len(group) - 1:
             raise SystemExit(f"--finished {max(finished)}: task {task!r} has only "
                              f"{len(group) - 1} other complete runs")
-    rules = {n: StoppingRule(make_predictor(n)) for n in predictor_names}
+    rules = {n: StoppingRule(make_predictor(n), min_points=min_points) for n in predictor_names}
     rows = []
     for task, group in groups.items():
         sign = 1.0 if group[0].mode == "max" else -1.0
@@ -114,15 +114,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--finished", default="20,60", help="finished runs per draw (20,60)")
     ap.add_argument("--draws", type=int, default=40, help="random sets of finished runs (40)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--min-points", type=int, default=2,
+                    help="finite values before a forecast may stop a run (the rule's min_points, 2)")
     args = ap.parse_args(argv)
     try:
         finished = [int(x) for x in args.finished.split(",")]
     except ValueError:
         raise SystemExit(f"--finished {args.finished!r}: give whole numbers, e.g. 20,60") from None
-    if args.top < 1 or args.draws < 1 or min(finished) < 1:
-        raise SystemExit("--top, --draws and every --finished must be at least 1")
+    if args.top < 1 or args.draws < 1 or args.min_points < 1 or min(finished) < 1:
+        raise SystemExit("--top, --draws, --min-points and every --finished must be at least 1")
     curves = mark_diverged(read_curves(args.curves), args.diverged_above)
-    rows = risk(args.predictors.split(","), curves, args.top, finished, args.draws, args.seed)
+    rows = risk(args.predictors.split(","), curves, args.top, finished, args.draws, args.seed,
+                args.min_points)
     print("| task | run (rank: final) | finished runs | predictor | stopped in (of the draws it "
           "wins) | median step | median P at the stop (forecast's own) |")
     print("|---|---|---:|---|---:|---:|---:|")

@@ -159,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "lc:NAME:startup=2 the completed trials needed before any stop, "
                      "lc:NAME:standing=off decides on the forecast alone, "
                      "lc:NAME:diverged=N|off stops a trial after N diverged values in a row "
-                     "(default 1) or never")
+                     "(default 1) or never, lc:NAME:points=N lets a forecast stop a trial only "
+                     "from N finite values on (default 2)")
     hpo.add_argument("--orderings", type=int, default=20, help="random orders per task (20)")
     hpo.add_argument("--budget", type=float, default=20.0, help="budget in full runs (20)")
     hpo.add_argument("--seed", type=int, default=0)

@@ -98,3 +98,12 @@ def test_lc_methods_set_how_many_diverged_values_stop_a_trial():
     for bad in ("diverged=0", "diverged=on", "diverged="):
         with pytest.raises(ValueError, match="diverged=N\\|off"):
             parse_lc_method(f"lc:default:{bad}")
+
+
+def test_lc_methods_set_how_many_finite_values_a_forecast_needs():
+    assert parse_lc_method("lc:default:points=4").options() == {"threshold": 0.05, "min_points": 4}
+    assert parse_lc_method("lc:parametric@0.1:points=3:startup=2").min_points == 3
+    assert "min_points" not in parse_lc_method("lc:default").options()  # the pruner's own
+    for bad in ("points=0", "points=x", "points="):
+        with pytest.raises(ValueError, match="points=N"):
+            parse_lc_method(f"lc:default:{bad}")

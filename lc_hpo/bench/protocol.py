@@ -24,17 +24,19 @@ from ..decision import DEFAULT_THRESHOLD
 
 @dataclass(frozen=True)
 class LCMethod:
-    """What ``lc:NAME[@THRESHOLD][:startup=N][:standing=off][:diverged=N|off]`` asks for: a
-    predictor, its stop threshold, how many trials must complete before anything is stopped
+    """What ``lc:NAME[@THRESHOLD][:startup=N][:standing=off][:diverged=N|off][:points=N]`` asks
+    for: a predictor, its stop threshold, how many trials must complete before anything is stopped
     (``None``: the pruner's own default), whether P(better) reads the trial's standing (see
-    :mod:`lc_hpo.standing`), and after how many diverged values in a row a trial stops (``"off"``:
-    never; ``None``: the pruner's default)."""
+    :mod:`lc_hpo.standing`), after how many diverged values in a row a trial stops (``"off"``:
+    never; ``None``: the pruner's default), and how many finite values a trial needs before a
+    forecast may stop it (``min_points``; ``None``: the pruner's default)."""
 
     predictor: str
     threshold: float = DEFAULT_THRESHOLD
     n_startup_trials: int | None = None
     standing: bool = True
     diverged_patience: int | str | None = None
+    min_points: int | None = None
 
     def options(self) -> dict:
         """Keyword arguments for ``LCPruner`` / ``LCScheduler``."""
@@ -46,15 +48,18 @@ class LCMethod:
         if self.diverged_patience is not None:
             kw["diverged_patience"] = None if self.diverged_patience == "off" \
                 else self.diverged_patience
+        if self.min_points is not None:
+            kw["min_points"] = self.min_points
         return kw
 
 
-LC_METHOD_SYNTAX = "lc:NAME[@THRESHOLD][:startup=N][:standing=off][:diverged=N|off]"
+LC_METHOD_SYNTAX = "lc:NAME[@THRESHOLD][:startup=N][:standing=off][:diverged=N|off][:points=N]"
 
 
 def parse_lc_method(method: str) -> LCMethod:
     """``lc:NAME``, ``lc:NAME@THRESHOLD``, optionally followed by ``:startup=N`` and
-    ``:standing=off`` and ``:diverged=N|off`` → :class:`LCMethod`, for every replay runner."""
+    ``:standing=off``, ``:diverged=N|off`` and ``:points=N`` → :class:`LCMethod`, for every replay
+    runner."""
     spec, *options = method[len("lc:"):].split(":")
     name, _, thr = spec.partition("@")
     usage = f"{method!r}: write {LC_METHOD_SYNTAX}, e.g. lc:parametric@0.1 or lc:default:startup=2"
@@ -67,6 +72,7 @@ def parse_lc_method(method: str) -> LCMethod:
     startup: int | None = None
     standing = True
     diverged: int | str | None = None
+    points: int | None = None
     for option in options:
         key, _, value = option.partition("=")
         if key == "startup" and value.isdigit() and int(value) >= 1:
@@ -75,10 +81,13 @@ def parse_lc_method(method: str) -> LCMethod:
             standing = value == "on"
         elif key == "diverged" and (value == "off" or value.isdigit() and int(value) >= 1):
             diverged = value if value == "off" else int(value)
+        elif key == "points" and value.isdigit() and int(value) >= 1:
+            points = int(value)
         else:
             raise ValueError(f"{usage} (options are startup=N, N ≥ 1 completed trials, "
-                             "standing=on|off, and diverged=N|off, N ≥ 1 diverged values in a row)")
-    return LCMethod(name, threshold, startup, standing, diverged)
+                             "standing=on|off, diverged=N|off, N ≥ 1 diverged values in a row, "
+                             "and points=N, N ≥ 1 finite values before a forecast may stop a trial)")
+    return LCMethod(name, threshold, startup, standing, diverged, points)
 
 
 def oracle_stops(final: float, incumbent: float | None, mode: Mode) -> bool:
