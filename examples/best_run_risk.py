@@ -30,22 +30,21 @@ from typing import Sequence
 import numpy as np
 
 from lc_hpo import make_predictor, read_curves
-from lc_hpo.curve import Curve
+from lc_hpo.curve import Curve, best_of, is_better
 from lc_hpo.curveset import group_by_task, mark_diverged
 from lc_hpo.decision import StoppingRule
 
 
 def incumbent_of(run: Curve, finished: Sequence[Curve]) -> float | None:
-    """The best finite final value among ``finished``, in ``run``'s direction."""
-    finals = [c.final_value for c in finished if math.isfinite(c.final_value)]
-    return (min if run.mode == "min" else max)(finals) if finals else None
+    """The best finite final value among ``finished``, in ``run``'s direction (None: there is
+    none, which the rule reads as no incumbent)."""
+    best = best_of([c.final_value for c in finished], run.mode)
+    return None if math.isnan(best) else best
 
 
 def wins(run: Curve, incumbent: float | None) -> bool:
-    """Whether ``run`` ends strictly better than ``incumbent``."""
-    if incumbent is None:
-        return True
-    return run.final_value < incumbent if run.mode == "min" else run.final_value > incumbent
+    """Whether ``run`` ends strictly better than ``incumbent`` (any run beats no incumbent)."""
+    return incumbent is None or is_better(run.final_value, incumbent, run.mode)
 
 
 def stops(rule: StoppingRule, run: Curve, finished: Sequence[Curve]
