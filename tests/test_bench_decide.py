@@ -48,6 +48,16 @@ def test_a_real_forecaster_ranks_winners_above_losers_and_stops_more_as_the_thre
         for x in rates:
             assert x["winners_stopped"] < x["losers_stopped"]
         assert sum(b["n"] for b in p["calibration"]) == p["n_forecast"]
+        # per cutoff, the stopped runs add up to the threshold's, and each cutoff's stopped runs
+        # were promised less than the threshold
+        for t in ("0.02", "0.1", "0.3"):
+            per = [p["stopped_by_cutoff"][c][t] for c in ("0.25", "0.5")]
+            total = p["thresholds"][t]
+            assert sum(x["n_stopped"] for x in per) == total["n_stopped"] > 0
+            winners = sum(x["winners_among_stopped"] * x["n_stopped"] for x in per if x["n_stopped"])
+            assert winners == pytest.approx(total["winners_among_stopped"] * total["n_stopped"])
+            assert all(x["mean_p_stopped"] < float(t) for x in per if x["n_stopped"])
+            assert 0 <= total["mean_p_stopped"] < float(t)
 
 
 def test_bad_settings_and_sets_without_complete_runs_get_clear_errors():
@@ -64,7 +74,7 @@ def test_bad_settings_and_sets_without_complete_runs_get_clear_errors():
         run_decide_bench(partial, ["last_value"], progress=False)
 
 
-def test_cli_prints_both_tables_and_writes_json(tmp_path, capsys):
+def test_cli_prints_the_tables_and_writes_json(tmp_path, capsys):
     path = tmp_path / "set.jsonl"
     write_curves(synthetic_set(n_tasks=1, n_configs=30, steps=12), path)
     out = tmp_path / "decide.json"
@@ -72,4 +82,5 @@ def test_cli_prints_both_tables_and_writes_json(tmp_path, capsys):
                  "--situations", "100", "--json", str(out), "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "| last_value |" in text and "| last_value: winners (n) |" in text
+    assert "| last_value @0.05 |" in text
     assert json.loads(out.read_text())["predictors"]["last_value"]["n_situations"] == 100

@@ -13,7 +13,10 @@ Per predictor it reports
   situations the rule forecast (overall and per cutoff): how well the forecast *ranks*;
 * per threshold, ``losers_stopped`` (the compute a pruner saves), ``winners_stopped`` (the runs it
   wrongly kills) and ``winners_among_stopped`` (what the threshold promises to keep below itself if
-  P(better) is calibrated);
+  P(better) is calibrated), beside ``mean_p_stopped``, the P(better) the stopped runs were given:
+  the share of winners a calibrated P promises among them;
+* the same per cutoff (``stopped_by_cutoff``): a P(better) can be calibrated over all situations and
+  still too sure from two or three points on tasks it never saw;
 * ``calibration``: the situations binned by P(better), with the share of winners in each bin.
 
 A predictor that ranks better (higher AUC) can trade the two kinds of error better at any threshold;
@@ -24,7 +27,10 @@ JSON shape (``--json``)::
 
     {"predictors": {NAME: {"auc", "auc_by_cutoff": {CUTOFF: x},
                            "thresholds": {TH: {"losers_stopped", "winners_stopped",
-                                               "winners_among_stopped", "n_stopped"}},
+                                               "winners_among_stopped", "mean_p_stopped",
+                                               "n_stopped"}},
+                           "stopped_by_cutoff": {CUTOFF: {TH: {"winners_among_stopped",
+                                                               "mean_p_stopped", "n_stopped"}}},
                            "calibration": [{"low", "high", "n", "winner_rate"}],
                            "n_situations", "n_forecast", "n_winners"}},
      "tasks": [...], "cutoffs": [...], "thresholds": [...], "seed": s, "situations_per_task": n}
@@ -146,6 +152,7 @@ def evaluate_decisions(predictor: Predictor, groups: Sequence[Sequence[Situation
         "auc_by_cutoff": {str(c): auc(p[made & (cut == c)], y[made & (cut == c)])
                           for c in sorted(set(cut.tolist()))},
         "thresholds": {},
+        "stopped_by_cutoff": {},
         "calibration": [],
         "n_situations": int(len(p)),
         "n_forecast": int(made.sum()),
@@ -157,8 +164,16 @@ def evaluate_decisions(predictor: Predictor, groups: Sequence[Sequence[Situation
             "losers_stopped": _share(stopped[~y]),
             "winners_stopped": _share(stopped[y]),
             "winners_among_stopped": _share(y[stopped]),
+            "mean_p_stopped": _share(p[stopped]),
             "n_stopped": int(stopped.sum()),
         }
+        for c in sorted(set(cut.tolist())):
+            here = stopped & (cut == c)
+            out["stopped_by_cutoff"].setdefault(str(c), {})[str(th)] = {
+                "winners_among_stopped": _share(y[here]),
+                "mean_p_stopped": _share(p[here]),
+                "n_stopped": int(here.sum()),
+            }
     for lo, hi in zip(CALIBRATION_EDGES[:-1], CALIBRATION_EDGES[1:]):
         inside = made & (p >= lo) & ((p < hi) if hi < 1.0 else (p <= hi))
         out["calibration"].append({"low": lo, "high": hi, "n": int(inside.sum()),
@@ -208,7 +223,8 @@ def run_decide_bench(
 
 
 def format_decide(results: dict[str, Any]) -> str:
-    """Two markdown tables: ranking and stop rates, then calibration of P(better)."""
+    """Three markdown tables: ranking and stop rates, calibration of P(better), and the stopped runs'
+    winners against what their P(better) promised, per cutoff."""
     ths = [str(t) for t in results["thresholds"]]
     cuts = [str(c) for c in results["cutoffs"]]
     head = (["predictor", "AUC"] + [f"AUC@{float(c):.0%}" for c in cuts]
@@ -229,6 +245,17 @@ def format_decide(results: dict[str, Any]) -> str:
         cells = [f"{b['winner_rate']:.3f} ({b['n']})" if b["n"] else "-"
                  for b in r["calibration"]]
         lines.append(f"| {name}: winners (n) | " + " | ".join(cells) + " |")
+    lines.append("")
+    head = ["stopped: winners / mean P (n)"] + [f"at {float(c):.0%}" for c in cuts]
+    lines += ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for name, r in results["predictors"].items():
+        for t in ths:
+            cells = []
+            for c in cuts:
+                s = r["stopped_by_cutoff"].get(c, {}).get(t)
+                cells.append(f"{s['winners_among_stopped']:.4f} / {s['mean_p_stopped']:.4f} "
+                             f"({s['n_stopped']})" if s and s["n_stopped"] else "-")
+            lines.append(f"| {name} @{t} | " + " | ".join(cells) + " |")
     for name, r in results["predictors"].items():
         if r.get("trained_on_evaluated_tasks"):
             lines.append(f"\nnote: {name} was trained on {len(r['trained_on_evaluated_tasks'])} of "
