@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lc_hpo import Curve, write_curves
-from lc_hpo.bench.decide import auc, draw_situations, run_decide_bench
+from lc_hpo.bench.decide import auc, draw_situations, format_decide, run_decide_bench
 from lc_hpo.cli import main
 
 from .test_bench_hpo import synthetic_set
@@ -56,6 +56,8 @@ def test_a_real_forecaster_ranks_winners_above_losers_and_stops_more_as_the_thre
             assert sum(x["n_stopped"] for x in per) == total["n_stopped"] > 0
             winners = sum(x["winners_among_stopped"] * x["n_stopped"] for x in per if x["n_stopped"])
             assert winners == pytest.approx(total["winners_among_stopped"] * total["n_stopped"])
+            promised = sum(x["mean_p_stopped"] * x["n_stopped"] for x in per if x["n_stopped"])
+            assert promised == pytest.approx(total["mean_p_stopped"] * total["n_stopped"])
             assert all(x["mean_p_stopped"] < float(t) for x in per if x["n_stopped"])
             assert 0 <= total["mean_p_stopped"] < float(t)
 
@@ -83,4 +85,11 @@ def test_cli_prints_the_tables_and_writes_json(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "| last_value |" in text and "| last_value: winners (n) |" in text
     assert "| last_value @0.05 |" in text
+    # a cutoff where nothing was stopped prints "-", not a NaN
+    results = json.loads(out.read_text())
+    for cut in results["predictors"]["last_value"]["stopped_by_cutoff"].values():
+        cut["0.05"] = {"winners_among_stopped": float("nan"), "mean_p_stopped": float("nan"),
+                       "n_stopped": 0}
+    row = next(line for line in format_decide(results).splitlines() if "last_value @0.05" in line)
+    assert "nan" not in row and row.count(" - ") == len(results["cutoffs"])
     assert json.loads(out.read_text())["predictors"]["last_value"]["n_situations"] == 100

@@ -15,8 +15,9 @@ Per predictor it reports
   wrongly kills) and ``winners_among_stopped`` (what the threshold promises to keep below itself if
   P(better) is calibrated), beside ``mean_p_stopped``, the P(better) the stopped runs were given:
   the share of winners a calibrated P promises among them;
-* the same per cutoff (``stopped_by_cutoff``): a P(better) can be calibrated over all situations and
-  still too sure from two or three points on tasks it never saw;
+* per cutoff and threshold (``stopped_by_cutoff``) the stopped runs' ``winners_among_stopped``
+  beside their ``mean_p_stopped``: a P(better) can be calibrated over all situations and still too
+  sure from two or three points;
 * ``calibration``: the situations binned by P(better), with the share of winners in each bin.
 
 A predictor that ranks better (higher AUC) can trade the two kinds of error better at any threshold;
