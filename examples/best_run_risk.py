@@ -47,12 +47,11 @@ def wins(run: Curve, incumbent: float | None) -> bool:
     return incumbent is None or is_better(run.final_value, incumbent, run.mode)
 
 
-def stops(rule: StoppingRule, run: Curve, finished: Sequence[Curve]
+def stops(rule: StoppingRule, run: Curve, finished: Sequence[Curve], incumbent: float | None
           ) -> tuple[int, float, float] | None:
-    """The first step at which ``rule`` stops ``run`` against ``finished``, the P it stopped on
-    and the forecast's own P (they differ where the standing is read; both NaN for a stop on a
-    diverged value, which has no forecast)."""
-    incumbent = incumbent_of(run, finished)
+    """The first step at which ``rule`` stops ``run`` against ``finished`` (whose best final is
+    ``incumbent``), the P it stopped on and the forecast's own P (they differ where the standing
+    is read; both NaN for a stop on a diverged value, which has no forecast)."""
     prefixes = [run.truncate(int(s)) for s in run.steps[:-1]]  # every step before the last
     decisions = rule.decide_many(prefixes, incumbent, len(finished), context=list(finished))
     for prefix, d in zip(prefixes, decisions):
@@ -84,13 +83,14 @@ def risk(predictor_names: Sequence[str], curves: Sequence[Curve], top: int,
                 rng = np.random.default_rng(seed)  # the same draws for every predictor
                 sets = [[others[j] for j in rng.choice(len(others), n_fin, replace=False)]
                         for _ in range(draws)]
-                sets = [s for s in sets if wins(group[idx], incumbent_of(group[idx], s))]
+                won = [(s, inc) for s in sets
+                       if wins(group[idx], inc := incumbent_of(group[idx], s))]
                 for name, rule in rules.items():
-                    hits = [h for h in (stops(rule, group[idx], s) for s in sets) if h]
+                    hits = [h for h in (stops(rule, group[idx], s, inc) for s, inc in won) if h]
                     rows.append({
                         "task": task, "rank": rank, "final": group[idx].final_value,
                         "finished": n_fin, "predictor": name, "stopped": len(hits),
-                        "draws": len(sets),
+                        "draws": len(won),
                         "step": float(np.median([h[0] for h in hits])) if hits else math.nan,
                         "p": _median([h[1] for h in hits]),
                         "p_forecast": _median([h[2] for h in hits]),

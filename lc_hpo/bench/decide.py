@@ -148,10 +148,10 @@ def evaluate_decisions(predictor: Predictor, groups: Sequence[Sequence[Situation
             cutoff.append(s.cutoff)
     p, y, cut = np.array(p_better), np.array(winner, bool), np.array(cutoff)
     made = np.isfinite(p)  # the rule forecast: not a leader, enough points
+    at_cut = {str(c): cut == c for c in sorted(set(cut.tolist()))}
     out: dict[str, Any] = {
         "auc": auc(p[made], y[made]),
-        "auc_by_cutoff": {str(c): auc(p[made & (cut == c)], y[made & (cut == c)])
-                          for c in sorted(set(cut.tolist()))},
+        "auc_by_cutoff": {c: auc(p[made & at], y[made & at]) for c, at in at_cut.items()},
         "thresholds": {},
         "stopped_by_cutoff": {},
         "calibration": [],
@@ -168,9 +168,9 @@ def evaluate_decisions(predictor: Predictor, groups: Sequence[Sequence[Situation
             "mean_p_stopped": _share(p[stopped]),
             "n_stopped": int(stopped.sum()),
         }
-        for c in sorted(set(cut.tolist())):
-            here = stopped & (cut == c)
-            out["stopped_by_cutoff"].setdefault(str(c), {})[str(th)] = {
+        for c, at in at_cut.items():
+            here = stopped & at
+            out["stopped_by_cutoff"].setdefault(c, {})[str(th)] = {
                 "winners_among_stopped": _share(y[here]),
                 "mean_p_stopped": _share(p[here]),
                 "n_stopped": int(here.sum()),
