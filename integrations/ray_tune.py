@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
-from lc_hpo.allocation import Candidate, fund, promise
+from lc_hpo.allocation import OVER_BUDGET, Candidate, fund, promise
 from lc_hpo.curve import MODES, Mode, is_better
 from lc_hpo.decision import (DEFAULT_DIVERGED_PATIENCE, DEFAULT_N_STARTUP_TRIALS,
                              DEFAULT_THRESHOLD, LEADER, Decision,
@@ -28,13 +28,14 @@ from lc_hpo.defaults import resolve_predictor
 from lc_hpo.predictors import Predictor
 from lc_hpo.reports import curve_from_reports
 
-RUNNING, PAUSED, COMPLETE, STOPPED, ERROR = "running", "paused", "complete", "stopped", "error"
+PENDING, RUNNING, PAUSED = "pending", "running", "paused"
+COMPLETE, STOPPED, ERROR = "complete", "stopped", "error"
 
 
 @dataclass
 class _TrialState:
     history: dict[int, float] = field(default_factory=dict)  # time_attr value -> metric
-    status: str = RUNNING
+    status: str = PENDING  # until its first result: it has no curve to forecast or fund
     seconds: float = 0.0  # measured cost so far (time_total_s)
     checkpoints: bool = False
     decision: Decision | None = None
@@ -191,6 +192,7 @@ class LCScheduler(TrialScheduler):
             return TrialScheduler.STOP
         if self._budget is not None and not self._funded(tune_controller, trial.trial_id):
             st.status = STOPPED
+            st.decision = replace(decision, stop=True, reason=OVER_BUDGET)
             return TrialScheduler.STOP
         if self._rank and t % self._milestone == 0 and self._should_yield(tune_controller, trial, st):
             st.status = PAUSED
@@ -224,11 +226,12 @@ class LCScheduler(TrialScheduler):
         return None
 
     def debug_string(self) -> str:
-        counts = {s: 0 for s in (RUNNING, PAUSED, COMPLETE, STOPPED, ERROR)}
+        counts = {s: 0 for s in (PENDING, RUNNING, PAUSED, COMPLETE, STOPPED, ERROR)}
         for st in self._trials.values():
             counts[st.status] += 1
         inc = self._incumbent()
-        parts = [f"LCScheduler: {counts[RUNNING]} running, {counts[PAUSED]} paused, "
+        parts = [f"LCScheduler: {counts[PENDING]} pending, {counts[RUNNING]} running, "
+                 f"{counts[PAUSED]} paused, "
                  f"{counts[COMPLETE]} complete, {counts[STOPPED]} stopped, {counts[ERROR]} errored; "
                  f"{self.n_paused} pauses; incumbent {inc if inc is not None else '-'}"]
         if self._budget is not None:
@@ -332,12 +335,17 @@ class LCScheduler(TrialScheduler):
             st.decision = d
         self._stop_paused(tune_controller, [k for (k, _), d in zip(paused, decisions) if d.stop])
 
-    def _stop_paused(self, tune_controller: Any, keys: list[str]) -> None:
-        """Stop these paused trials through Ray (they hold no running actor)."""
+    def _stop_paused(self, tune_controller: Any, keys: list[str], reason: str | None = None
+                     ) -> None:
+        """Stop these paused trials through Ray (they hold no running actor); ``reason``, if
+        given, replaces their last decision's (the budget's stop is not the rule's)."""
         by_id = {t.trial_id: t for t in tune_controller.get_trials()}
         for k in keys:
             if k in by_id:
-                self._trials[k].status = STOPPED
+                st = self._trials[k]
+                st.status = STOPPED
+                if reason is not None and st.decision is not None:
+                    st.decision = replace(st.decision, stop=True, reason=reason)
                 tune_controller.stop_trial(by_id[k])
 
     def _should_yield(self, tune_controller: Any, trial: Trial, st: _TrialState) -> bool:
@@ -373,7 +381,13 @@ class LCScheduler(TrialScheduler):
         return float(sum(st.last_t for st in self._trials.values()))
 
     def _funded(self, tune_controller: Any, trial_id: str) -> bool:
-        """Whether the budget can still finish this trial; unfunded paused trials are stopped."""
+        """Whether the budget can still finish this trial; unfunded paused trials are stopped.
+
+        Only trials that have reported compete: one that has not started has no forecast, and
+        counting it as most promising (as :func:`~lc_hpo.allocation.promise` must for a trial
+        without a finite value) would stop running trials, the best among them, to keep budget
+        for trials that may never be better. A trial that starts when the budget can no longer
+        finish it is stopped at its first report."""
         remaining = self._budget - self._spent()  # type: ignore[operator]
         live = {k: st for k, st in self._trials.items() if st.status in (RUNNING, PAUSED)}
         candidates = []
@@ -385,7 +399,8 @@ class LCScheduler(TrialScheduler):
                                         max(self._max_t - st.last_t, 0) * per_unit))
         funded = fund(self._rule, candidates, self._incumbent(), remaining, self._context())
         self._stop_paused(tune_controller, [k for k, st in live.items() if k != trial_id
-                                            and st.status == PAUSED and k not in funded])
+                                            and st.status == PAUSED and k not in funded],
+                          reason=OVER_BUDGET)
         return trial_id in funded
 
     def _rebuild(self, trial: Trial, st: _TrialState) -> None:
@@ -423,6 +438,8 @@ class LCScheduler(TrialScheduler):
             st.status = STOPPED
         elif trial.status == Trial.ERROR:
             st.status = ERROR
+        elif not st.history:
+            st.status = PENDING
         else:
             st.status = PAUSED if trial.status == Trial.PAUSED else RUNNING
 

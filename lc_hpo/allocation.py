@@ -18,6 +18,9 @@ import numpy as np
 from .curve import Curve
 from .decision import StoppingRule
 
+#: The reason a scheduler records for a trial it stops because the budget cannot finish it.
+OVER_BUDGET = "budget"
+
 
 @dataclass(frozen=True)
 class Candidate:

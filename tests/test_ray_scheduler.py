@@ -89,6 +89,20 @@ def test_budget_is_spent_on_the_most_promising_and_they_finish(tmp_path):
     assert "budget" in sched.debug_string()
 
 
+def test_a_budget_never_stops_a_running_trial_for_one_that_has_not_started(tmp_path):
+    # No concurrency limit: all six trials exist from the start, four of them waiting. They have
+    # no forecast, and must not take the budget from the running ones (the best among them).
+    sched = LCScheduler("parametric", max_t=STEPS, n_startup_trials=1, budget=3 * STEPS,
+                        rank=False)
+    grid = run(tmp_path, sched, {"q": tune.grid_search(QS[:6])}, concurrency=None)
+    iters = {q: int(r.metrics["training_iteration"]) for q, r in by_q(grid).items()}
+    assert iters[0.9] == STEPS
+    assert sum(iters.values()) <= 3 * STEPS + 6  # a started trial the budget cannot finish: 1 step
+    budget_stops = [r for r in grid if r.metrics["lc_reason"] == "budget"]
+    assert budget_stops and all(r.metrics["training_iteration"] < STEPS for r in budget_stops)
+    assert "0 pending" in sched.debug_string()
+
+
 def test_bad_results_never_crash_the_experiment(tmp_path):
     sched = LCScheduler("parametric", max_t=STEPS, n_startup_trials=1, rank=False)
     space = {"q": tune.grid_search([0.9, 0.5, 0.4, 0.3]),
