@@ -72,7 +72,7 @@ class Decision:
     reason: str
     step: int | None
     p_better: float | None = None
-    predicted_final: float | None = None
+    predicted_final: float | None = None  # the forecast's median final value
     lower: float | None = None  # central 90 % interval of the final value
     upper: float | None = None
     incumbent: float | None = None
@@ -267,9 +267,11 @@ class StoppingRule:
             p_forecast = forecast.prob_better(inc, [c.mode for c in curves])
             adjusted = self._read_standing(p_forecast, curves, context) if context else None
             p = p_forecast if adjusted is None else adjusted
-            mean = forecast.mean[:, -1]
-            lo, hi = forecast.interval(0.9)
-            lo, hi = lo[:, -1], hi[:, -1]
+            # The median, not the mean, as the point forecast: it lies inside the 90 % interval
+            # (a wide tail component can pull a mixture's mean outside it) and it is the point
+            # forecast `lc-hpo bench predict` scores.
+            qs = forecast.quantile(np.array([0.05, 0.5, 0.95]))[:, :, -1]
+            lo, median, hi = qs[:, 0], qs[:, 1], qs[:, 2]
         except Exception as exc:  # a forecast must never kill a trial
             self.warn_once(
                 f"predictor {type(self.predictor).__name__} failed ({type(exc).__name__}: {exc}); "
@@ -281,7 +283,7 @@ class StoppingRule:
             return
         for j, (i, c) in enumerate(zip(index, curves)):
             step = _step(steps[i], c)
-            numbers = (p[j], mean[j], lo[j], hi[j])
+            numbers = (p[j], median[j], lo[j], hi[j])
             if not all(math.isfinite(float(v)) for v in numbers):
                 self.warn_once(
                     f"predictor {type(self.predictor).__name__} returned a non-finite forecast; "
@@ -295,7 +297,7 @@ class StoppingRule:
                 reason=FORECAST,
                 step=step,
                 p_better=pb,
-                predicted_final=float(mean[j]),
+                predicted_final=float(median[j]),
                 lower=float(lo[j]),
                 upper=float(hi[j]),
                 incumbent=inc,

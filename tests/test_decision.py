@@ -54,6 +54,20 @@ def test_a_clearly_worse_trial_stops_and_a_promising_one_continues():
     assert not d.stop and d.reason == FORECAST and d.p_better > 0.05
 
 
+def test_the_predicted_final_is_the_median_and_lies_in_its_own_interval():
+    # Two points of a loss: the default's mixture has a wide tail component whose pull put the
+    # mixture's mean (0.95) above the interval's upper end (0.875).
+    curves = [make_curve([0.87, 0.84], mode="min", max_step=30), weak_curve(),
+              make_curve([2.3, 1.5, 1.1, 0.9], mode="min", max_step=50)]
+    predictor = make_predictor("default")
+    rule_ = StoppingRule(predictor)
+    decisions = [rule_.decide(c, 0.3 if c.mode == "min" else 0.9, 5) for c in curves]
+    median = predictor.predict(curves).quantile(0.5)[:, -1]
+    for d, m in zip(decisions, median):
+        assert d.reason == FORECAST and d.lower <= d.predicted_final <= d.upper
+        assert d.predicted_final == pytest.approx(m)
+
+
 def test_min_mode_mirrors_max_mode():
     c = weak_curve()
     flipped = c.replace(values=-c.values, mode="min")
