@@ -116,6 +116,12 @@ class LCPruner(BasePruner):
                 "pass LCPruner(max_step=...) — trials keep training until then"
             )
             return False
+        if step > max_step:
+            origin = "given" if self._max_step is not None else "inferred from completed trials"
+            self._rule.warn_once(
+                f"trial {trial.number} reported step {step}, past max_step={max_step} ({origin}): "
+                "a trial past max_step is never stopped; pass LCPruner(max_step=...) with the last "
+                "step a full run reports", key="past-max-step")
         self._check_direction(study, mode, max_step)
         curve = curve_from_reports(trial.intermediate_values, mode, max_step, config=trial.params)
         context = self._context(completed, mode, max_step, curves)

@@ -123,6 +123,17 @@ def test_wrong_direction_is_warned_about():
     assert any("direction should be 'minimize'" in m for m in messages)
 
 
+def test_steps_past_a_given_max_step_are_warned_about_once():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        study = run(n_trials=6, max_step=STEPS // 2)
+    messages = [str(w.message) for w in caught if issubclass(w.category, ForecastWarning)
+                and "past max_step" in str(w.message)]
+    assert len(messages) == 1 and f"max_step={STEPS // 2} (given)" in messages[0]
+    pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+    assert all(t.last_step <= STEPS // 2 for t in pruned)  # never stopped past it
+
+
 def test_bad_parameters_are_rejected():
     with pytest.raises(ValueError, match="min_points"):
         LCPruner("parametric", min_points=0)
