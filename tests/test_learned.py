@@ -105,6 +105,8 @@ class Boom:
 def test_checkpoints_load_as_weights_only_with_clear_errors(tmp_path, mixture):
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         load_predictor(tmp_path / "missing.pt")
+    with pytest.raises(CheckpointError, match="is a directory"):
+        load_predictor(tmp_path)
     bad = tmp_path / "corrupt.pt"
     bad.write_bytes(b"\x00garbage" * 10)
     with pytest.raises(CheckpointError, match="not a readable lc-hpo checkpoint"):

@@ -46,6 +46,8 @@ def save_checkpoint(path: str | os.PathLike, kind: str, state_dict: dict[str, to
 def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[str, Any]:
     """Read a checkpoint as weights only; check its format and, if given, its kind."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory; give the checkpoint file inside it (.pt)")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
