@@ -476,6 +476,13 @@ class LCForecastCallback(Callback):
                         **info: Any) -> None:
         result.update(self.scheduler.forecast_fields(trial.trial_id))
 
+    def on_trial_complete(self, iteration: int, trials: list, trial: Trial, **info: Any) -> None:
+        # A paused trial that the scheduler stops reports no further result, so the decision that
+        # stopped it would otherwise not reach the ResultGrid: its last result showed the earlier
+        # one (e.g. "startup"). Its metrics there now carry the final decision.
+        if isinstance(getattr(trial, "last_result", None), dict):
+            trial.last_result.update(self.scheduler.forecast_fields(trial.trial_id))
+
     def get_state(self) -> dict | None:
         return {"scheduler": self.scheduler.get_state()}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 
 from optuna_objectives import curve_for  # noqa: F401  (tests put this folder on sys.path)
 
@@ -48,3 +49,22 @@ def curve_trainable(config: dict) -> None:
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
         else:
             tune.report(metrics)
+
+
+def rising_trainable(config: dict) -> None:
+    """Accuracy rising at a rate set by ``config['rate']``, checkpointed every step: slow risers
+    look alive early, so they pause at milestones and are stopped later, while paused."""
+    from ray import tune
+
+    acc, start = 0.1, 0
+    ckpt = tune.get_checkpoint()
+    if ckpt:
+        with ckpt.as_directory() as d, open(os.path.join(d, "state.json")) as fh:
+            acc, start = json.load(fh)
+    for pos in range(start, STEPS):
+        acc += (0.99 - acc) * config["rate"] * 0.3
+        time.sleep(0.01)
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "state.json"), "w") as fh:
+                json.dump([acc, pos + 1], fh)
+            tune.report({"acc": acc}, checkpoint=tune.Checkpoint.from_directory(d))

@@ -16,7 +16,7 @@ from ray import tune  # noqa: E402
 from lc_hpo import LCScheduler  # noqa: E402
 from lc_hpo.decision import ForecastWarning  # noqa: E402
 
-from .ray_helpers import STEPS, curve_trainable, quiet_ray  # noqa: E402
+from .ray_helpers import STEPS, curve_trainable, quiet_ray, rising_trainable  # noqa: E402
 
 QS = [0.9, 0.1, 0.2, 0.15, 0.05, 0.3, 0.12, 0.25]
 
@@ -30,11 +30,13 @@ def ray_session():
     ray.shutdown()
 
 
-def run(tmp_path, scheduler, space, callbacks=(), concurrency=2, **tune_kw):
+def run(tmp_path, scheduler, space, callbacks=(), concurrency=2, trainable=curve_trainable,
+        **tune_kw):
     tuner = tune.Tuner(
-        curve_trainable, param_space=space,
+        trainable, param_space=space,
         tune_config=tune.TuneConfig(metric="acc", mode="max", scheduler=scheduler,
-                                    max_concurrent_trials=concurrency, reuse_actors=True, **tune_kw),
+                                    max_concurrent_trials=concurrency,
+                                    **{"reuse_actors": True, **tune_kw}),
         run_config=tune.RunConfig(storage_path=str(tmp_path), name="exp", verbose=0,
                                   callbacks=[scheduler.callback(), *callbacks]))
     return tuner.fit()
@@ -68,6 +70,18 @@ def test_freeze_thaw_pauses_and_resumes_checkpointing_trials(tmp_path):
     # paused trials resumed from their checkpoints instead of restarting from scratch
     assert any(r.metrics["iterations_since_restore"] < STEPS for r in grid)
     assert all(st.status == "complete" for st in sched._trials.values())
+
+
+def test_trials_stopped_while_paused_show_the_decision_that_stopped_them(tmp_path):
+    sched = LCScheduler(max_t=STEPS, milestone=5)
+    space = {"rate": tune.grid_search([0.3, 0.01, 0.95, 0.5, 0.02, 0.005])}
+    # (fresh actors: with reused ones, no trial of this grid happened to be stopped while paused)
+    grid = run(tmp_path, sched, space, concurrency=None, trainable=rising_trainable,
+               reuse_actors=False)
+    stopped = [r for r in grid if r.metrics["training_iteration"] < STEPS]
+    assert stopped and grid.num_errors == 0
+    for r in stopped:  # a paused trial reports nothing more: the callback fills in its last result
+        assert r.metrics["lc_reason"] == "forecast" and r.metrics["lc_p_better"] < 0.05
 
 
 def test_without_checkpoints_it_only_stops_and_says_so(tmp_path):
