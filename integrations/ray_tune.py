@@ -257,6 +257,8 @@ class LCScheduler(TrialScheduler):
             saved = _TrialState(
                 history={int(t): float(v) for t, v in s["history"].items()},
                 status=s["status"], seconds=s["seconds"], checkpoints=s["checkpoints"])
+            if not saved.history and saved.status == RUNNING:  # saved before "pending" existed
+                saved.status = PENDING
             known = self._trials.get(k)
             if known is None or saved.last_t > known.last_t:
                 if known is not None:
@@ -478,10 +480,14 @@ class LCForecastCallback(Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Trial, **info: Any) -> None:
         # A paused trial that the scheduler stops reports no further result, so the decision that
-        # stopped it would otherwise not reach the ResultGrid: its last result showed the earlier
-        # one (e.g. "startup"). Its metrics there now carry the final decision.
-        if isinstance(getattr(trial, "last_result", None), dict):
-            trial.last_result.update(self.scheduler.forecast_fields(trial.trial_id))
+        # stopped it would otherwise not reach its results: its last result showed the earlier one
+        # (e.g. "startup"). Its last result now carries the final decision. It is reassigned, not
+        # updated in place: Ray caches the JSON it saves the experiment state from (and so what
+        # `Tuner.restore(...).get_results()` reads) until the attribute is set again.
+        meta = getattr(trial, "run_metadata", None)
+        last = getattr(meta, "last_result", None)
+        if isinstance(last, dict) and any(k != "trial_id" for k in last):  # it reported something
+            meta.last_result = {**last, **self.scheduler.forecast_fields(trial.trial_id)}
 
     def get_state(self) -> dict | None:
         return {"scheduler": self.scheduler.get_state()}

@@ -154,6 +154,14 @@ def test_checkpoints_load_as_weights_only_with_clear_errors(tmp_path, mixture):
             load_predictor(path)
 
 
+def test_a_directory_named_as_a_predictor_is_not_taken_for_an_unknown_name(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(CheckpointError, match="is a directory"):
+        make_predictor("runs")
+
+
 def test_train_command_writes_a_loadable_checkpoint(tmp_path, capsys):
     curves = tmp_path / "c.jsonl"
     from lc_hpo import write_curves

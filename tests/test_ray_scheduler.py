@@ -82,6 +82,10 @@ def test_trials_stopped_while_paused_show_the_decision_that_stopped_them(tmp_pat
     assert stopped and grid.num_errors == 0
     for r in stopped:  # a paused trial reports nothing more: the callback fills in its last result
         assert r.metrics["lc_reason"] == "forecast" and r.metrics["lc_p_better"] < 0.05
+    # ... in the experiment state Ray saves too, so a restored experiment shows the same
+    restored = tune.Tuner.restore(str(tmp_path / "exp"), rising_trainable).get_results()
+    reasons = {r.config["rate"]: r.metrics["lc_reason"] for r in restored}
+    assert all(reasons[r.config["rate"]] == "forecast" for r in stopped)
 
 
 def test_without_checkpoints_it_only_stops_and_says_so(tmp_path):
@@ -106,7 +110,8 @@ def test_budget_is_spent_on_the_most_promising_and_they_finish(tmp_path):
 def test_a_budget_never_stops_a_running_trial_for_one_that_has_not_started(tmp_path):
     # No concurrency limit: all six trials exist from the start, four of them waiting. They have
     # no forecast, and must not take the budget from the running ones (the best among them).
-    sched = LCScheduler("parametric", max_t=STEPS, n_startup_trials=1, budget=3 * STEPS,
+    # (start-up beyond the grid: only the budget may stop a trial here, not a forecast)
+    sched = LCScheduler("parametric", max_t=STEPS, n_startup_trials=6, budget=3 * STEPS,
                         rank=False)
     grid = run(tmp_path, sched, {"q": tune.grid_search(QS[:6])}, concurrency=None)
     iters = {q: int(r.metrics["training_iteration"]) for q, r in by_q(grid).items()}

@@ -66,7 +66,7 @@ def make_predictor(name: str | os.PathLike, **params: Any) -> Predictor:
         raise TypeError(f"make_predictor takes a predictor name or a checkpoint path, got "
                         f"{type(name).__name__}; available: {', '.join(available_predictors())}")
     if name not in _REGISTRY and (name.endswith(".pt") or os.path.sep in name
-                                  or os.path.isfile(name)):
+                                  or os.path.exists(name)):
         from ..learned import load_predictor
 
         if params:
