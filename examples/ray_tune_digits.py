@@ -3,7 +3,7 @@
 The same random configurations (same seed) run under Ray's ASHAScheduler and under LCScheduler,
 each trial training for real, reporting validation accuracy every epoch and checkpointing its
 weights (so LCScheduler can pause and resume it).  Prints a table of epochs trained, best accuracy
-and wall time.  About five minutes on 2 CPU cores:
+and wall time.  About half a minute on 2 CPU cores (33 s in the README's run):
 
     python examples/ray_tune_digits.py [--trials 24] [--epochs 20]
 """

@@ -7,6 +7,8 @@ import os
 import sys
 from typing import Sequence
 
+from .cli_args import non_negative_int, positive_float, positive_int, read_curve_files
+
 
 def _demo(args: argparse.Namespace) -> int:
     from .demo import DemoRecorder, format_table, run_demo
@@ -35,9 +37,7 @@ def _bench_latency(args: argparse.Namespace) -> int:
 
 
 def _read(paths: list[str], diverged_above: float | None = None) -> list:
-    from .curveset import mark_diverged, read_curves
-
-    return mark_diverged(read_curves(paths), diverged_above)
+    return read_curve_files(paths, diverged_above)
 
 
 def _csv(text: str) -> list[str]:
@@ -133,8 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = sub.add_parser("demo", help="real Optuna studies on digits: LCPruner vs median vs none")
-    demo.add_argument("--trials", type=int, default=80, help="trials per study (default 80)")
-    demo.add_argument("--epochs", type=int, default=30, help="epochs of a full run (default 30)")
+    demo.add_argument("--trials", type=positive_int, default=80, help="trials per study (default 80)")
+    demo.add_argument("--epochs", type=positive_int, default=30, help="epochs of a full run (default 30)")
     demo.add_argument("--seed", type=int, default=0, help="sampler and training seed (default 0)")
     demo.add_argument("--dataset", default="digits", choices=["digits", "mnist5k"])
     demo.add_argument("--record", metavar="FILE", help="also write every trial's curve to FILE")
@@ -144,10 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(
         dest="bench", metavar="BENCH", required=True)
     lat = bench.add_parser("latency", help="added should_prune() latency: LCPruner vs MedianPruner")
-    lat.add_argument("--finished", type=int, nargs="+", default=[100, 1000],
+    lat.add_argument("--finished", type=non_negative_int, nargs="+", default=[100, 1000],
                      help="numbers of finished trials in the study (default 100 1000)")
-    lat.add_argument("--running", type=int, default=20, help="timed trials (default 20)")
-    lat.add_argument("--steps", type=int, default=50, help="steps per trial (default 50)")
+    lat.add_argument("--running", type=positive_int, default=20, help="timed trials (default 20)")
+    lat.add_argument("--steps", type=positive_int, default=50, help="steps per trial (default 50)")
     lat.add_argument("--seed", type=int, default=0)
     lat.add_argument("--quiet", action="store_true", help="no progress bars")
     lat.set_defaults(func=_bench_latency)
@@ -161,15 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
                      "lc:NAME:diverged=N|off stops a trial after N diverged values in a row "
                      "(default 1) or never, lc:NAME:points=N lets a forecast stop a trial only "
                      "from N finite values on (default 2)")
-    hpo.add_argument("--orderings", type=int, default=20, help="random orders per task (20)")
-    hpo.add_argument("--budget", type=float, default=20.0, help="budget in full runs (20)")
+    hpo.add_argument("--orderings", type=positive_int, default=20, help="random orders per task (20)")
+    hpo.add_argument("--budget", type=positive_float, default=20.0, help="budget in full runs (20)")
     hpo.add_argument("--seed", type=int, default=0)
-    hpo.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    hpo.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     hpo.add_argument("--framework", default="optuna", choices=["optuna", "ray"],
                      help="replay through real Optuna studies or real Ray Tune runs")
     hpo.add_argument("--json", metavar="OUT", help="write the results as JSON")
     hpo.add_argument("--plot", metavar="OUT.png", help="plot anytime regret per task")
-    hpo.add_argument("--diverged-above", type=float, metavar="X",
+    hpo.add_argument("--diverged-above", type=positive_float, metavar="X",
                      help="treat values whose magnitude exceeds X as diverged (null)")
     hpo.add_argument("--quiet", action="store_true", help="no progress bars")
     hpo.set_defaults(func=_bench_hpo)
@@ -181,11 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="fractions of max_step observed (default 0.1,0.2,0.4,0.8)")
     pred.add_argument("--train", nargs="+", metavar="FILE",
                       help="curves of other tasks to fit learning predictors on")
-    pred.add_argument("--diverged-above", type=float, metavar="X",
+    pred.add_argument("--diverged-above", type=positive_float, metavar="X",
                      help="treat values whose magnitude exceeds X as diverged (null)")
     pred.add_argument("--point", default="median", choices=["median", "mean"],
                       help="point forecast scored by MAE/RMSE (default: the median)")
-    pred.add_argument("--folds", type=int, default=2,
+    pred.add_argument("--folds", type=positive_int, default=2,
                       help="for predictors that learn from a study's finished trials ('study'): "
                            "each task's curves are split into this many folds, and a curve is "
                            "forecast with the other folds as the finished trials (default 2)")
@@ -199,15 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("--predictors", default="default,parametric",
                      help="comma-separated predictors (default: default,parametric); "
                           "NAME:standing=off decides on the forecast alone")
-    dec.add_argument("--situations", type=int, default=1000,
+    dec.add_argument("--situations", type=positive_int, default=1000,
                      help="decision situations per task (default 1000)")
     dec.add_argument("--cutoffs", default="0.04,0.08,0.15,0.25,0.4,0.6",
                      help="fractions of max_step observed (default 0.04,0.08,0.15,0.25,0.4,0.6)")
     dec.add_argument("--thresholds", default="0.02,0.05,0.1",
                      help="stop thresholds on P(better) to report (default 0.02,0.05,0.1)")
-    dec.add_argument("--max-finished", type=int, default=10,
+    dec.add_argument("--max-finished", type=positive_int, default=10,
                      help="the incumbent is the best of 1 to this many complete runs (default 10)")
-    dec.add_argument("--diverged-above", type=float, metavar="X",
+    dec.add_argument("--diverged-above", type=positive_float, metavar="X",
                      help="treat values whose magnitude exceeds X as diverged (null)")
     dec.add_argument("--seed", type=int, default=0)
     dec.add_argument("--json", metavar="OUT")
@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     lcb.add_argument("--surrogate", metavar="DIR", help="the surrogate folder (default: "
                      "$LC_HPO_LCBENCH_SURROGATE)")
     lcb.add_argument("--tasks", help="comma-separated OpenML task ids (default: all 34)")
-    lcb.add_argument("--configs", type=int, default=1000, help="configurations per task (1000)")
+    lcb.add_argument("--configs", type=positive_int, default=1000, help="configurations per task (1000)")
     lcb.add_argument("--metric", default="val_accuracy")
     lcb.add_argument("--seed", type=int, default=0)
     lcb.add_argument("--out", required=True, metavar="FILE")
@@ -236,8 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rec = data.add_parser("record", help="train random configurations for real and record them")
     rec.add_argument("--dataset", default="digits", choices=["digits", "mnist5k"])
-    rec.add_argument("--configs", type=int, default=100)
-    rec.add_argument("--epochs", type=int, default=30)
+    rec.add_argument("--configs", type=positive_int, default=100)
+    rec.add_argument("--epochs", type=positive_int, default=30)
     rec.add_argument("--seed", type=int, default=0)
     rec.add_argument("--out", required=True, metavar="FILE")
     rec.add_argument("--quiet", action="store_true")
@@ -246,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     div = data.add_parser("diverged", help="copy curve sets with values beyond a magnitude marked "
                           "diverged (null), e.g. to train on TaskSet losses as they are evaluated")
     div.add_argument("curves", nargs="+", metavar="FILE")
-    div.add_argument("--above", type=float, required=True, metavar="X",
+    div.add_argument("--above", type=positive_float, required=True, metavar="X",
                      help="values whose magnitude exceeds X become null")
     div.add_argument("--out", required=True, metavar="FILE")
     div.set_defaults(func=_data_diverged)

@@ -84,6 +84,7 @@ def iter_curves(path: PathLike) -> Iterator[Curve]:
     path = Path(path)
     if not path.exists():
         raise CurveSetError(f"{path}: no such curve-set file")
+    first_line: dict[tuple[str, str], int] = {}  # (task, config_id) -> line of its first curve
     try:
         with _open_text(path, "r") as fh:
             for lineno, line in enumerate(fh, start=1):
@@ -91,10 +92,18 @@ def iter_curves(path: PathLike) -> Iterator[Curve]:
                     continue
                 try:
                     record = json.loads(line, parse_constant=_reject_constant)
-                    yield curve_from_record(record)
+                    curve = curve_from_record(record)
                 except (json.JSONDecodeError, CurveError, ValueError, TypeError,
                         OverflowError) as exc:  # any bad field, named with its file and line
                     raise CurveSetError(f"{path}:{lineno}: {exc}") from None
+                key = (curve.task, curve.config_id)
+                if key in first_line:
+                    raise CurveSetError(
+                        f"{path}:{lineno}: config_id {curve.config_id!r} of task {curve.task!r} "
+                        f"repeats line {first_line[key]}; a config_id must be unique within its "
+                        "task (FORMAT.md)")
+                first_line[key] = lineno
+                yield curve
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise CurveSetError(f"{path}: cannot read ({exc})") from None
 

@@ -1,6 +1,11 @@
+from pathlib import Path
+
 import pytest
 
+import lc_hpo
 from lc_hpo.cli import main
+
+BUNDLED = str(Path(lc_hpo.__file__).parent / "models" / "default.pt")
 
 
 def test_demo_runs_three_real_studies_and_prints_the_table(capsys):
@@ -36,3 +41,38 @@ def test_bad_input_is_one_line_on_stderr_not_a_traceback(tmp_path, capsys):
     assert err.startswith("lc-hpo: ") and "bad.jsonl:1" in err and "Traceback" not in err
     assert main(["bench", "predict", "--curves", str(tmp_path / "missing.jsonl")]) == 2
     assert "no such curve-set file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["bench", "latency", "--running", "0"], "--running"),
+    (["bench", "latency", "--steps", "0"], "--steps"),
+    (["bench", "latency", "--finished", "-5"], "--finished"),
+    (["bench", "hpo", "--curves", "x.jsonl", "--workers", "0"], "--workers"),
+    (["bench", "hpo", "--curves", "x.jsonl", "--budget", "nan"], "--budget"),
+    (["bench", "decide", "--curves", "x.jsonl", "--situations", "-1"], "--situations"),
+    (["data", "lcbench", "--configs", "0", "--out", "x.jsonl"], "--configs"),
+    (["data", "record", "--epochs", "-5", "--out", "x.jsonl"], "--epochs"),
+    (["train", "--prior", "--prior-tasks", "0", "--out", "x.pt"], "--prior-tasks"),
+    (["train", "--prior", "--minutes", "0", "--out", "x.pt"], "--minutes"),
+    (["calibrate", "--checkpoint", "x.pt", "--curves", "x.jsonl", "--max-finished", "0"],
+     "--max-finished"),
+])
+def test_counts_below_their_minimum_are_refused_naming_the_option(argv, option, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err and "Traceback" not in err
+
+
+def test_a_curve_file_without_curves_is_an_input_error(tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    for argv in (["bench", "hpo", "--curves", str(empty), "--methods", "none"],
+                 ["bench", "predict", "--curves", str(empty)],
+                 ["calibrate", "--checkpoint", BUNDLED, "--curves", str(empty)],
+                 ["train", "--curves", str(empty), "--out", str(tmp_path / "x.pt")]):
+        assert main(argv) == 2
+        assert "empty.jsonl: no curves in this file" in capsys.readouterr().err
+    assert main(["train", "--out", str(tmp_path / "x.pt")]) == 2
+    assert "nothing to train on" in capsys.readouterr().err

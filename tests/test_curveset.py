@@ -58,6 +58,12 @@ def test_errors_name_the_file_and_line(tmp_path):
     path.write_text(good.replace("[1, 2]", "[1, 100000000000000000000]") + "\n")
     with pytest.raises(CurveSetError, match=r"bad.jsonl:1:"):
         read_curves(path)
+    other_task = good.replace('"task": "t"', '"task": "u"')
+    path.write_text(good + "\n" + other_task + "\n" + good + "\n")  # the same id in another task: fine
+    with pytest.raises(CurveSetError, match=r"bad.jsonl:3: config_id '0' of task 't' repeats line 1"):
+        read_curves(path)
+    path.write_text(good + "\n" + other_task + "\n")
+    assert len(read_curves([path, path])) == 4  # a file named twice is read twice, on purpose
 
 
 def test_missing_and_corrupt_files(tmp_path):

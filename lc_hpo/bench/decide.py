@@ -114,8 +114,9 @@ def draw_situations(curves: Sequence[Curve], situations_per_task: int = 1000,
                                        tuple(cs[int(i)] for i in finished)))
             groups.append(group)
     if not groups:
-        raise ValueError("bench decide needs tasks with at least two complete runs "
-                         "(ending at their max_step, with a finite final value)")
+        raise ValueError("decision situations need a task with at least two complete runs "
+                         "(ending at their max_step, with a finite final value); these curves "
+                         "have none")
     return groups
 
 

@@ -17,8 +17,8 @@ from typing import Sequence
 from tqdm.auto import tqdm
 
 from ..bench.decide import draw_situations
+from ..cli_args import positive_float, positive_int, read_curve_files
 from ..curve import Curve
-from ..curveset import mark_diverged, read_curves
 from ..decision import StoppingRule
 from ..predictors.base import Predictor
 from ..standing import StandingCalibration
@@ -54,11 +54,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, metavar="PATH", help="a checkpoint to calibrate")
     p.add_argument("--curves", nargs="+", required=True, metavar="FILE",
                    help="curve sets the predictor was trained on (never the ones measured on)")
-    p.add_argument("--diverged-above", type=float, metavar="X",
+    p.add_argument("--diverged-above", type=positive_float, metavar="X",
                    help="treat values whose magnitude exceeds X as diverged (null)")
-    p.add_argument("--situations", type=int, default=500, help="situations per task (500)")
+    p.add_argument("--situations", type=positive_int, default=500, help="situations per task (500)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--max-finished", type=int, default=10,
+    p.add_argument("--max-finished", type=positive_int, default=10,
                    help="each situation's study has 1 to this many finished runs (10)")
     p.add_argument("--p-only", action="store_true",
                    help="recalibrate P(better) alone, without the standing (an ablation)")
@@ -69,7 +69,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model = load_predictor(args.checkpoint)
-    curves = mark_diverged(read_curves(args.curves), args.diverged_above)
+    curves = read_curve_files(args.curves, args.diverged_above)
     calibration = fit_standing(model, curves, args.situations, args.seed, not args.quiet,
                                args.p_only, args.max_finished)
     info = calibration.fitted_on if calibration.fitted_on is not None else {}
