@@ -192,8 +192,16 @@ def mark_diverged(curves: Iterable[Curve], above: float | None) -> list[Curve]:
 
 
 def group_by_task(curves: Iterable[Curve]) -> dict[str, list[Curve]]:
-    """Curves grouped by task, tasks in order of first appearance."""
+    """Curves grouped by task, tasks in order of first appearance.
+
+    A task's curves are compared with one another (incumbents, standings, replays), so a task whose
+    curves disagree on the direction is an error here, for every benchmark alike."""
     groups: dict[str, list[Curve]] = {}
     for c in curves:
         groups.setdefault(c.task, []).append(c)
+    for task, cs in groups.items():
+        modes = {c.mode for c in cs}
+        if len(modes) > 1:
+            raise ValueError(f"task {task!r} mixes modes {sorted(modes)}; the curves of one task "
+                             "are compared with each other, so they need one metric and mode")
     return groups

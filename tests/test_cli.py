@@ -76,3 +76,15 @@ def test_a_curve_file_without_curves_is_an_input_error(tmp_path, capsys):
         assert "empty.jsonl: no curves in this file" in capsys.readouterr().err
     assert main(["train", "--out", str(tmp_path / "x.pt")]) == 2
     assert "nothing to train on" in capsys.readouterr().err
+
+
+def test_a_task_that_mixes_directions_is_refused_by_every_bench(tmp_path, capsys):
+    mixed = tmp_path / "mixed.jsonl"
+    lines = [f'{{"task": "t", "config_id": "{i}", "config": {{}}, "metric": "m", '
+             f'"mode": "{mode}", "steps": [1, 2, 3, 4], "values": [0.1, 0.2, 0.3, 0.{i + 4}]}}'
+             for i, mode in enumerate(["max", "max", "min"])]
+    mixed.write_text("\n".join(lines) + "\n")
+    for command in ("predict", "decide", "hpo"):
+        assert main(["bench", command, "--curves", str(mixed), "--predictors" if command != "hpo"
+                     else "--methods", "last_value" if command != "hpo" else "none"]) == 2
+        assert "task 't' mixes modes ['max', 'min']" in capsys.readouterr().err
