@@ -88,3 +88,12 @@ def test_a_task_that_mixes_directions_is_refused_by_every_bench(tmp_path, capsys
         assert main(["bench", command, "--curves", str(mixed), "--predictors" if command != "hpo"
                      else "--methods", "last_value" if command != "hpo" else "none"]) == 2
         assert "task 't' mixes modes ['max', 'min']" in capsys.readouterr().err
+
+
+def test_bench_predict_on_one_point_curves_says_why_instead_of_printing_nan(tmp_path, capsys):
+    single = tmp_path / "single.jsonl"
+    single.write_text("".join(f'{{"task": "t", "config_id": "{i}", "config": {{}}, "metric": "m", '
+                              f'"mode": "max", "steps": [1], "values": [0.{i + 1}]}}\n'
+                              for i in range(3)))
+    assert main(["bench", "predict", "--curves", str(single)]) == 2
+    assert "at least two points" in capsys.readouterr().err

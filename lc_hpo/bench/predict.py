@@ -216,6 +216,9 @@ def run_predict_bench(
     complete = [c for c in curves if c.is_complete]
     if not complete:
         raise ValueError("bench predict needs complete curves (ending at their max_step)")
+    if not any(len(c) >= 2 for c in complete):
+        raise ValueError("bench predict needs curves of at least two points (one observed, the "
+                         "rest forecast); every complete curve here has one")
     scales = task_scales(complete)
     eval_tasks = {c.task for c in complete}
     out: dict[str, Any] = {"predictors": {}, "tasks": sorted(eval_tasks),
