@@ -176,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     pred = bench.add_parser("predict", help="forecast quality of predictors at several cutoffs")
     pred.add_argument("--curves", nargs="+", required=True, metavar="FILE")
-    pred.add_argument("--predictors", default="last_value,polynomial,parametric")
+    pred.add_argument("--predictors", default="last_value,polynomial,parametric",
+                      help="comma-separated predictor names or checkpoint paths, e.g. "
+                           "default,parametric (default last_value,polynomial,parametric)")
     pred.add_argument("--cutoffs", default="0.1,0.2,0.4,0.8",
                       help="fractions of max_step observed (default 0.1,0.2,0.4,0.8)")
     pred.add_argument("--train", nargs="+", metavar="FILE",
