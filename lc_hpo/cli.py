@@ -7,7 +7,8 @@ import os
 import sys
 from typing import Sequence
 
-from .cli_args import non_negative_int, positive_float, positive_int, read_curve_files
+from .cli_args import (non_negative_int, positive_float, positive_int, positive_limit,
+                       read_curve_files)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -120,7 +121,14 @@ def _data_record(args: argparse.Namespace) -> int:
 def _data_diverged(args: argparse.Namespace) -> int:
     from .curveset import mark_diverged, read_curves, write_curves
 
-    n = write_curves(mark_diverged(read_curves(args.curves), args.above), args.out)
+    curves = mark_diverged(read_curves(args.curves), args.above)
+    seen: set[tuple[str, str]] = set()
+    for c in curves:  # one output file: its ids must be unique within each task, as when read
+        if (c.task, c.config_id) in seen:
+            raise ValueError(f"config_id {c.config_id!r} of task {c.task!r} is in more than one "
+                             "of these files; written to one file it would repeat")
+        seen.add((c.task, c.config_id))
+    n = write_curves(curves, args.out)
     print(f"wrote {n} curves to {args.out}")
     return 0
 
@@ -169,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="replay through real Optuna studies or real Ray Tune runs")
     hpo.add_argument("--json", metavar="OUT", help="write the results as JSON")
     hpo.add_argument("--plot", metavar="OUT.png", help="plot anytime regret per task")
-    hpo.add_argument("--diverged-above", type=positive_float, metavar="X",
+    hpo.add_argument("--diverged-above", type=positive_limit, metavar="X",
                      help="treat values whose magnitude exceeds X as diverged (null)")
     hpo.add_argument("--quiet", action="store_true", help="no progress bars")
     hpo.set_defaults(func=_bench_hpo)
@@ -183,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="fractions of max_step observed (default 0.1,0.2,0.4,0.8)")
     pred.add_argument("--train", nargs="+", metavar="FILE",
                       help="curves of other tasks to fit learning predictors on")
-    pred.add_argument("--diverged-above", type=positive_float, metavar="X",
+    pred.add_argument("--diverged-above", type=positive_limit, metavar="X",
                      help="treat values whose magnitude exceeds X as diverged (null)")
     pred.add_argument("--point", default="median", choices=["median", "mean"],
                       help="point forecast scored by MAE/RMSE (default: the median)")
@@ -209,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stop thresholds on P(better) to report (default 0.02,0.05,0.1)")
     dec.add_argument("--max-finished", type=positive_int, default=10,
                      help="the incumbent is the best of 1 to this many complete runs (default 10)")
-    dec.add_argument("--diverged-above", type=positive_float, metavar="X",
+    dec.add_argument("--diverged-above", type=positive_limit, metavar="X",
                      help="treat values whose magnitude exceeds X as diverged (null)")
     dec.add_argument("--seed", type=int, default=0)
     dec.add_argument("--json", metavar="OUT")
@@ -248,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     div = data.add_parser("diverged", help="copy curve sets with values beyond a magnitude marked "
                           "diverged (null), e.g. to train on TaskSet losses as they are evaluated")
     div.add_argument("curves", nargs="+", metavar="FILE")
-    div.add_argument("--above", type=positive_float, required=True, metavar="X",
+    div.add_argument("--above", type=positive_limit, required=True, metavar="X",
                      help="values whose magnitude exceeds X become null")
     div.add_argument("--out", required=True, metavar="FILE")
     div.set_defaults(func=_data_diverged)

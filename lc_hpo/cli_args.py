@@ -40,6 +40,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def positive_limit(text: str) -> float:
+    """A number above 0, or ``inf`` for no limit."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not value > 0:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"must be a positive number (or inf), got {text}")
+    return value
+
+
 def _int(text: str) -> int:
     try:
         return int(text)

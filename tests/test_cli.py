@@ -97,3 +97,34 @@ def test_bench_predict_on_one_point_curves_says_why_instead_of_printing_nan(tmp_
                               for i in range(3)))
     assert main(["bench", "predict", "--curves", str(single)]) == 2
     assert "at least two points" in capsys.readouterr().err
+    first_diverged = tmp_path / "first_diverged.jsonl"
+    first_diverged.write_text("".join(
+        f'{{"task": "t", "config_id": "{i}", "config": {{}}, "metric": "m", "mode": "max", '
+        f'"steps": [1, 2], "values": [null, 0.{i + 1}]}}\n' for i in range(3)))
+    assert main(["bench", "predict", "--curves", str(first_diverged)]) == 2
+    assert "could score no curve" in capsys.readouterr().err
+
+
+def test_inf_still_means_no_limit_where_a_limit_is_optional(tmp_path):
+    curves = tmp_path / "c.jsonl"
+    from lc_hpo import write_curves
+    from lc_hpo.learned import synthetic_curves
+
+    write_curves(synthetic_curves(2, 4, seed=1), curves)
+    assert main(["data", "diverged", str(curves), "--above", "inf", "--out",
+                 str(tmp_path / "d.jsonl")]) == 0
+    with pytest.warns(UserWarning, match="before its first validation"):  # 3 steps: a smoke test
+        assert main(["train", "--curves", str(curves), "--minutes", "inf", "--max-steps", "3",
+                     "--hidden", "4", "--out", str(tmp_path / "m.pt"), "--quiet"]) == 0
+
+
+def test_merging_files_that_share_ids_into_one_is_refused(tmp_path, capsys):
+    curves = tmp_path / "c.jsonl"
+    from lc_hpo import write_curves
+    from lc_hpo.learned import synthetic_curves
+
+    write_curves(synthetic_curves(2, 4, seed=1), curves)
+    out = tmp_path / "merged.jsonl"
+    assert main(["data", "diverged", str(curves), str(curves), "--above", "10", "--out",
+                 str(out)]) == 2
+    assert "in more than one of these files" in capsys.readouterr().err and not out.exists()

@@ -122,6 +122,16 @@ def test_a_budget_never_stops_a_running_trial_for_one_that_has_not_started(tmp_p
     assert "0 pending" in sched.debug_string()
 
 
+def test_a_trial_saved_without_results_by_an_older_version_restores_as_pending():
+    # Before "pending" existed, a trial added but not started was saved as "running".
+    sched = LCScheduler("parametric", max_t=STEPS)
+    sched.set_state({"t1": {"history": {}, "status": "running", "seconds": 0.0,
+                            "checkpoints": False},
+                     "t2": {"history": {"1": 0.5}, "status": "running", "seconds": 1.0,
+                            "checkpoints": False}})
+    assert "1 pending, 1 running" in sched.debug_string()
+
+
 def test_bad_results_never_crash_the_experiment(tmp_path):
     sched = LCScheduler("parametric", max_t=STEPS, n_startup_trials=1, rank=False)
     space = {"q": tune.grid_search([0.9, 0.5, 0.4, 0.3]),

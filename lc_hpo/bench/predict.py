@@ -216,9 +216,6 @@ def run_predict_bench(
     complete = [c for c in curves if c.is_complete]
     if not complete:
         raise ValueError("bench predict needs complete curves (ending at their max_step)")
-    if not any(len(c) >= 2 for c in complete):
-        raise ValueError("bench predict needs curves of at least two points (one observed, the "
-                         "rest forecast); every complete curve here has one")
     scales = task_scales(complete)
     eval_tasks = {c.task for c in complete}
     out: dict[str, Any] = {"predictors": {}, "tasks": sorted(eval_tasks),
@@ -235,6 +232,9 @@ def run_predict_bench(
                                                                folds, seed)
             bar.update(1)
     bar.close()
+    if not any(r["n_curves"] for per in out["predictors"].values() for r in per.values()):
+        raise ValueError("bench predict could score no curve at any cutoff: each needs at least "
+                         "two points, a finite value among those observed and a finite final one")
     return out
 
 

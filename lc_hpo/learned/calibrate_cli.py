@@ -17,7 +17,7 @@ from typing import Sequence
 from tqdm.auto import tqdm
 
 from ..bench.decide import draw_situations
-from ..cli_args import positive_float, positive_int, read_curve_files
+from ..cli_args import positive_int, positive_limit, read_curve_files
 from ..curve import Curve
 from ..decision import StoppingRule
 from ..predictors.base import Predictor
@@ -54,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, metavar="PATH", help="a checkpoint to calibrate")
     p.add_argument("--curves", nargs="+", required=True, metavar="FILE",
                    help="curve sets the predictor was trained on (never the ones measured on)")
-    p.add_argument("--diverged-above", type=positive_float, metavar="X",
+    p.add_argument("--diverged-above", type=positive_limit, metavar="X",
                    help="treat values whose magnitude exceeds X as diverged (null)")
     p.add_argument("--situations", type=positive_int, default=500, help="situations per task (500)")
     p.add_argument("--seed", type=int, default=1)

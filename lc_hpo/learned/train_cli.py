@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli_args import positive_float, positive_int, read_curve_files
+from ..cli_args import positive_int, positive_limit, read_curve_files
 from .predictors import MixtureLSTMPredictor, RecursiveLSTMPredictor
 from .prior import synthetic_curves
 
@@ -15,14 +15,14 @@ MODELS = {"lstm_mixture": MixtureLSTMPredictor, "lstm": RecursiveLSTMPredictor}
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="meta-train a learned predictor and write a checkpoint")
     p.add_argument("--curves", nargs="*", default=[], metavar="FILE", help="curve-set files")
-    p.add_argument("--diverged-above", type=positive_float, metavar="X",
+    p.add_argument("--diverged-above", type=positive_limit, metavar="X",
                    help="treat values whose magnitude exceeds X as diverged (null)")
     p.add_argument("--prior", action="store_true", help="add curves from the synthetic prior")
     p.add_argument("--prior-tasks", type=positive_int, default=150, help="synthetic tasks (150)")
     p.add_argument("--prior-curves", type=positive_int, default=80, help="curves per synthetic task (80)")
     p.add_argument("--model", default="lstm_mixture", choices=sorted(MODELS))
     p.add_argument("--hidden", type=positive_int, default=64, help="LSTM width (64)")
-    p.add_argument("--minutes", type=positive_float, default=25.0, help="training time limit (25)")
+    p.add_argument("--minutes", type=positive_limit, default=25.0, help="training time limit (25)")
     p.add_argument("--max-steps", type=positive_int, default=50_000, help="optimiser steps at most")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, metavar="PATH", help="checkpoint to write (.pt)")
