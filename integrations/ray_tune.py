@@ -367,7 +367,11 @@ class LCScheduler(TrialScheduler):
         if st.decision is not None and st.decision.reason == LEADER:
             return False
         trials = tune_controller.get_trials()
-        if any(t.status == Trial.PENDING for t in trials):
+        # Waiting to start: Ray's PENDING, and nothing reported yet. Ray also marks a paused trial
+        # PENDING while it resumes; counting those kept every trial pausing at every milestone
+        # (round-robin, no incumbent until all had reached the last one, nothing stopped).
+        if any(t.status == Trial.PENDING
+               and self._trials.get(t.trial_id, _TrialState()).status == PENDING for t in trials):
             return True
         waiting = [self._trials[t.trial_id] for t in trials
                    if t.status == Trial.PAUSED and t.trial_id in self._trials

@@ -88,6 +88,20 @@ def test_trials_stopped_while_paused_show_the_decision_that_stopped_them(tmp_pat
     assert all(reasons[r.config["rate"]] == "forecast" for r in stopped)
 
 
+def test_ranking_does_not_take_resuming_trials_for_unstarted_ones(tmp_path):
+    # Ray marks a paused trial PENDING while it resumes. Taken for a trial waiting to start, that
+    # made every trial pause at every milestone, so none finished, no incumbent formed and the
+    # hopeless trials trained to the end (19 of 20 steps, 18 pauses).
+    sched = LCScheduler(max_t=STEPS, milestone=5)
+    space = {"rate": tune.grid_search([0.0003, 0.00033, 0.0005, 0.05, 0.3, 0.5])}
+    grid = run(tmp_path, sched, space, concurrency=None, trainable=rising_trainable,
+               reuse_actors=False)
+    iters = {r.config["rate"]: int(r.metrics["training_iteration"]) for r in grid}
+    assert iters[0.5] == STEPS
+    assert all(iters[rate] <= STEPS // 2 for rate in (0.0003, 0.00033, 0.0005))
+    assert sched.n_paused < 10
+
+
 def test_without_checkpoints_it_only_stops_and_says_so(tmp_path):
     sched = LCScheduler("parametric", max_t=STEPS, n_startup_trials=2, milestone=5)
     with warnings.catch_warnings(record=True) as caught:
