@@ -42,7 +42,8 @@ class LCPruner(BasePruner):
             :func:`lc_hpo.available_predictors`), or None for the default.
         threshold: Stop probability threshold.
         min_steps: Never prune before this step (in the steps you report).
-        n_startup_trials: Never prune before this many trials have completed.
+        n_startup_trials: Never prune before this many trials have completed (at least 1: the
+            incumbent is the best completed trial).
         min_points: Never prune a trial with fewer finite reported values than this (default 2).
         max_step: The last step a complete trial reports; inferred from completed trials if None.
         record: Store each forecast on the trial as the user attribute ``lc_forecast``.

@@ -65,7 +65,8 @@ class LCScheduler(TrialScheduler):
         max_t: A trial's full budget in ``time_attr`` units; trials are stopped there.
         grace_period: Never stop a trial before this much progress.
         threshold: Stop when P(final value beats the incumbent) falls below this.
-        n_startup_trials: Stop nothing before this many trials have completed.
+        n_startup_trials: Stop nothing before this many trials have completed (at least 1: the
+            incumbent is the best completed trial).
         min_points: Stop no trial with fewer finite results than this (default 2).
         rank: Pause trials at milestones and resume the most promising first (freeze-thaw); needs
             trials that checkpoint (``tune.report(..., checkpoint=...)``), else only stopping is done.
