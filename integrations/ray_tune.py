@@ -204,6 +204,12 @@ class LCScheduler(TrialScheduler):
     def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict) -> None:
         st = self._trials.setdefault(trial.trial_id, _TrialState())
         if st.status != STOPPED:
+            if st.history and st.last_t < self._max_t:
+                self._rule.warn_once(
+                    f"trials complete before max_t={self._max_t} {self._time_attr}, and "
+                    "LCScheduler forecasts each to max_t: set max_t to the value of "
+                    f"{self._time_attr} a full run ends at (or, if a stopper ends them early, "
+                    "expect forecasts beyond it)", key="short-runs")
             self._complete(tune_controller, st)
 
     def on_trial_error(self, tune_controller: Any, trial: Trial) -> None:

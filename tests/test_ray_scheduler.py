@@ -102,6 +102,20 @@ def test_ranking_does_not_take_resuming_trials_for_unstarted_ones(tmp_path):
     assert sched.n_paused < 10
 
 
+def test_trials_that_complete_before_max_t_are_warned_about_once(tmp_path):
+    sched = LCScheduler("parametric", max_t=2 * STEPS, n_startup_trials=1, rank=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        grid = run(tmp_path, sched, {"q": tune.grid_search(QS[:3])})
+    short = [w for w in caught if issubclass(w.category, ForecastWarning)
+             and "complete before max_t=40" in str(w.message)]
+    assert len(short) == 1 and grid.num_errors == 0
+    with warnings.catch_warnings(record=True) as caught:  # runs that reach max_t: no warning
+        warnings.simplefilter("always")
+        run(tmp_path, LCScheduler("parametric", max_t=STEPS, rank=False), {"q": QS[0]})
+    assert not any("complete before max_t" in str(w.message) for w in caught)
+
+
 def test_without_checkpoints_it_only_stops_and_says_so(tmp_path):
     sched = LCScheduler("parametric", max_t=STEPS, n_startup_trials=2, milestone=5)
     with warnings.catch_warnings(record=True) as caught:
