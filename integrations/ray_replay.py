@@ -22,6 +22,7 @@ import numpy as np
 from lc_hpo.bench.protocol import (LC_METHOD_SYNTAX, RegretTracker, ReplayTask,
                                     oracle_stops, parse_lc_method)
 from lc_hpo.curve import is_better
+from lc_hpo.decision import ForecastWarning
 
 #: Methods of the Ray replay, besides ``lc:NAME[@THRESHOLD][:startup=N]``.
 BUILTIN_METHODS = ("none", "asha", "hyperband", "median", "oracle")
@@ -160,7 +161,8 @@ def replay_ordering(task: ReplayTask, order: np.ndarray, method: str, budget: in
         with warnings.catch_warnings():
             # The budget stopper ends the last trials before max_t: expected here, not a
             # misconfigured max_t as LCScheduler's warning supposes.
-            warnings.filterwarnings("ignore", message="trials complete before max_t")
+            warnings.filterwarnings("ignore", message="trials complete before max_t",
+                                    category=ForecastWarning)
             tuner.fit()
     return tracker.finish(), tracker.spent
 

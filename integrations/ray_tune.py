@@ -204,6 +204,15 @@ class LCScheduler(TrialScheduler):
     def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict) -> None:
         st = self._trials.setdefault(trial.trial_id, _TrialState())
         if st.status != STOPPED:
+            # When Ray's own stop condition (``stop=``, a Stopper, ``done``) ends a trial, its last
+            # result reaches this hook but not on_trial_result: without it the final value would
+            # be the one before.
+            result = result or {}
+            has_point = self._metric in result and self._time_attr in result
+            point = self._read(result) if has_point else None
+            if point is not None and point[0] >= st.last_t:
+                st.history[point[0]] = point[1]
+                st.curve = None
             if st.history and st.last_t < self._max_t:
                 self._rule.warn_once(
                     f"trials complete before max_t={self._max_t} {self._time_attr}, and "
@@ -374,11 +383,12 @@ class LCScheduler(TrialScheduler):
         if st.decision is not None and st.decision.reason == LEADER:
             return False
         trials = tune_controller.get_trials()
-        # Waiting to start: Ray's PENDING, and nothing reported yet. Ray also marks a paused trial
+        # Waiting to start: Ray's PENDING, and nothing reported yet (also a trial Ray retries after
+        # an error before its first result). Ray also marks a paused trial
         # PENDING while it resumes; counting those kept every trial pausing at every milestone
         # (round-robin, no incumbent until all had reached the last one, nothing stopped).
         if any(t.status == Trial.PENDING
-               and self._trials.get(t.trial_id, _TrialState()).status == PENDING for t in trials):
+               and not self._trials.get(t.trial_id, _TrialState()).history for t in trials):
             return True
         waiting = [self._trials[t.trial_id] for t in trials
                    if t.status == Trial.PAUSED and t.trial_id in self._trials

@@ -16,7 +16,7 @@ from ray import tune  # noqa: E402
 from lc_hpo import LCScheduler  # noqa: E402
 from lc_hpo.decision import ForecastWarning  # noqa: E402
 
-from .ray_helpers import STEPS, curve_trainable, quiet_ray, rising_trainable  # noqa: E402
+from .ray_helpers import STEPS, curve_for, curve_trainable, quiet_ray, rising_trainable  # noqa: E402
 
 QS = [0.9, 0.1, 0.2, 0.15, 0.05, 0.3, 0.12, 0.25]
 
@@ -114,6 +114,18 @@ def test_trials_that_complete_before_max_t_are_warned_about_once(tmp_path):
         warnings.simplefilter("always")
         run(tmp_path, LCScheduler("parametric", max_t=STEPS, rank=False), {"q": QS[0]})
     assert not any("complete before max_t" in str(w.message) for w in caught)
+    # Ray's own stop condition at max_t: its last result reaches only on_trial_complete, and
+    # counts (no warning; the final value is the last one, not the one before)
+    sched = LCScheduler("parametric", max_t=STEPS, rank=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tune.Tuner(curve_trainable, param_space={"q": QS[0]},
+                   tune_config=tune.TuneConfig(metric="acc", mode="max", scheduler=sched),
+                   run_config=tune.RunConfig(storage_path=str(tmp_path), name="stopped",
+                                             verbose=0, stop={"training_iteration": STEPS})).fit()
+    assert not any("complete before max_t" in str(w.message) for w in caught)
+    assert "1 complete" in sched.debug_string()
+    assert sched.debug_string().endswith(f"incumbent {curve_for(QS[0], 0, STEPS)[-1]}")
 
 
 def test_without_checkpoints_it_only_stops_and_says_so(tmp_path):
