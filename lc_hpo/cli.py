@@ -37,10 +37,6 @@ def _bench_latency(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read(paths: list[str], diverged_above: float | None = None) -> list:
-    return read_curve_files(paths, diverged_above)
-
-
 def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
@@ -48,7 +44,7 @@ def _csv(text: str) -> list[str]:
 def _bench_hpo(args: argparse.Namespace) -> int:
     from .bench.hpo import format_summary, run_hpo_bench, write_json
 
-    results = run_hpo_bench(_read(args.curves, args.diverged_above),
+    results = run_hpo_bench(read_curve_files(args.curves, args.diverged_above),
                             methods=_csv(args.methods) if args.methods else None,
                             orderings=args.orderings, budget_factor=args.budget, seed=args.seed,
                             workers=args.workers, framework=args.framework,
@@ -70,9 +66,9 @@ def _bench_predict(args: argparse.Namespace) -> int:
     from .bench.predict import format_predict, run_predict_bench
 
     results = run_predict_bench(
-        _read(args.curves, args.diverged_above), _csv(args.predictors),
+        read_curve_files(args.curves, args.diverged_above), _csv(args.predictors),
         cutoffs=[float(c) for c in _csv(args.cutoffs)],
-        train=_read(args.train, args.diverged_above) if args.train else None,
+        train=read_curve_files(args.train, args.diverged_above) if args.train else None,
         progress=not args.quiet, point=args.point, folds=args.folds,
         seed=args.seed)
     print(format_predict(results))
@@ -87,7 +83,7 @@ def _bench_decide(args: argparse.Namespace) -> int:
     from .bench.hpo import write_json
 
     results = run_decide_bench(
-        _read(args.curves, args.diverged_above), _csv(args.predictors),
+        read_curve_files(args.curves, args.diverged_above), _csv(args.predictors),
         situations_per_task=args.situations, cutoffs=[float(c) for c in _csv(args.cutoffs)],
         thresholds=[float(t) for t in _csv(args.thresholds)], max_finished=args.max_finished,
         seed=args.seed, progress=not args.quiet)
