@@ -22,7 +22,7 @@ def train_digits(config: dict) -> None:
     """A Ray Tune function trainable: one configuration, epoch by epoch, checkpointing."""
     from ray import tune
 
-    from lc_hpo.tasks import Trainer, load_dataset
+    from lc_hpo.bench.tasks import Trainer, load_dataset
 
     torch.set_num_threads(1)
     trainer = Trainer(config, load_dataset("digits"), seed=config["seed"])
@@ -39,10 +39,10 @@ def train_digits(config: dict) -> None:
 
 
 def space(epochs: int) -> dict:
-    """The digits search space of lc_hpo.tasks, as Ray Tune distributions."""
+    """The digits search space of lc_hpo.bench.tasks, as Ray Tune distributions."""
     from ray import tune
 
-    from lc_hpo.tasks import SEARCH_SPACE, Categorical, Float
+    from lc_hpo.bench.tasks import SEARCH_SPACE, Categorical, Float
 
     out: dict = {"epochs": epochs, "seed": tune.randint(0, 10_000)}
     for name, d in SEARCH_SPACE.items():

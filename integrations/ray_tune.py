@@ -19,7 +19,7 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
-from lc_hpo.allocation import OVER_BUDGET, Candidate, fund, promise
+from lc_hpo.allocation import OVER_BUDGET
 from lc_hpo.curve import MODES, Mode, is_better
 from lc_hpo.decision import (DEFAULT_DIVERGED_PATIENCE, DEFAULT_N_STARTUP_TRIALS,
                              DEFAULT_THRESHOLD, LEADER, Decision,
@@ -27,6 +27,8 @@ from lc_hpo.decision import (DEFAULT_DIVERGED_PATIENCE, DEFAULT_N_STARTUP_TRIALS
 from lc_hpo.defaults import resolve_predictor
 from lc_hpo.predictors import Predictor
 from lc_hpo.reports import curve_from_reports
+from lc_hpo.scheduling import Progress, next_to_resume, should_yield, spent
+from lc_hpo.scheduling import funded as funded_trials
 
 PENDING, RUNNING, PAUSED = "pending", "running", "paused"
 COMPLETE, STOPPED, ERROR = "complete", "stopped", "error"
@@ -231,11 +233,11 @@ class LCScheduler(TrialScheduler):
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
         trials = tune_controller.get_trials()
-        paused = [t for t in trials if t.status == Trial.PAUSED
-                  and self._trials.get(t.trial_id, _TrialState()).status != STOPPED]
+        paused = {t.trial_id: t for t in self._waiting_to_resume(trials)}
         if paused:
-            scores = self._scores([self._trials[t.trial_id] for t in paused])
-            return paused[max(range(len(paused)), key=lambda i: scores[i])]
+            key = next_to_resume(self._rule, {k: self._curve(self._trials[k]) for k in paused},
+                                 self._incumbent(), self._context())
+            return paused[key]  # type: ignore[index]
         for t in trials:
             if t.status == Trial.PENDING:
                 return t
@@ -390,18 +392,22 @@ class LCScheduler(TrialScheduler):
         if any(t.status == Trial.PENDING
                and not self._trials.get(t.trial_id, _TrialState()).history for t in trials):
             return True
-        waiting = [self._trials[t.trial_id] for t in trials
-                   if t.status == Trial.PAUSED and t.trial_id in self._trials
-                   and self._trials[t.trial_id].status == PAUSED]
-        if not waiting:
-            return False
-        scores = self._scores([st] + waiting)
-        return max(scores[1:]) > scores[0]
+        waiting = [self._curve(self._trials[t.trial_id]) for t in self._waiting_to_resume(trials)
+                   if t.trial_id != trial.trial_id]
+        return should_yield(self._rule, self._curve(st), waiting, waiting_to_start=False,
+                            leader=False, incumbent=self._incumbent(), context=self._context())
+
+    def _waiting_to_resume(self, trials: list[Trial]) -> list[Trial]:
+        """The trials this scheduler paused and that have not resumed yet, by its own record.
+
+        Not by Ray's PAUSED status: Ray marks a paused trial PENDING as soon as it is staged to
+        resume (so after a few choices every paused trial showed PENDING, none was ranked, and they
+        resumed in Ray's order), and every unfinished trial PENDING after ``Tuner.restore``."""
+        return [t for t in trials if t.status in (Trial.PAUSED, Trial.PENDING)
+                and self._trials.get(t.trial_id, _TrialState()).status == PAUSED]
 
     def _spent(self) -> float:
-        if self._budget_unit == "seconds":
-            return sum(st.seconds for st in self._trials.values())
-        return float(sum(st.last_t for st in self._trials.values()))
+        return spent([(st.last_t, st.seconds) for st in self._trials.values()], self._budget_unit)
 
     def _funded(self, tune_controller: Any, trial_id: str) -> bool:
         """Whether the budget can still finish this trial; unfunded paused trials are stopped.
@@ -413,14 +419,9 @@ class LCScheduler(TrialScheduler):
         finish it is stopped at its first report."""
         remaining = self._budget - self._spent()  # type: ignore[operator]
         live = {k: st for k, st in self._trials.items() if st.status in (RUNNING, PAUSED)}
-        candidates = []
-        for k, st in live.items():
-            per_unit = 1.0
-            if self._budget_unit == "seconds":
-                per_unit = st.seconds / st.last_t if st.last_t else 0.0
-            candidates.append(Candidate(k, self._curve(st),
-                                        max(self._max_t - st.last_t, 0) * per_unit))
-        funded = fund(self._rule, candidates, self._incumbent(), remaining, self._context())
+        progress = {k: Progress(self._curve(st), st.last_t, st.seconds) for k, st in live.items()}
+        funded = funded_trials(self._rule, progress, self._max_t, self._budget_unit, remaining,
+                               self._incumbent(), self._context())
         self._stop_paused(tune_controller, [k for k, st in live.items() if k != trial_id
                                             and st.status == PAUSED and k not in funded],
                           reason=OVER_BUDGET)
@@ -463,8 +464,16 @@ class LCScheduler(TrialScheduler):
             st.status = ERROR
         elif not st.history:
             st.status = PENDING
+        elif trial.status in (Trial.PAUSED, Trial.PENDING):
+            # Restored part-way (Ray requeues every unfinished trial as PENDING): it waits to
+            # resume, as a paused trial does, and resumes in the order of its promise. Ray would
+            # start PENDING trials in its own order, so, when ranking, Ray is told it is paused
+            # (this hook runs before Ray files the trial under its status).
+            st.status = PAUSED
+            if self._rank and st.checkpoints and trial.status == Trial.PENDING:
+                trial.set_status(Trial.PAUSED)
         else:
-            st.status = PAUSED if trial.status == Trial.PAUSED else RUNNING
+            st.status = RUNNING
 
 
 def _plain_config(config: Any) -> dict:

@@ -96,7 +96,7 @@ def _bench_decide(args: argparse.Namespace) -> int:
 
 def _data_lcbench(args: argparse.Namespace) -> int:
     from .curveset import write_curves
-    from .sources.lcbench import lcbench_curves
+    from .bench.sources.lcbench import lcbench_curves
 
     curves = lcbench_curves(tasks=_csv(args.tasks) if args.tasks else None, n_configs=args.configs,
                             seed=args.seed, metric=args.metric, surrogate=args.surrogate)
@@ -106,7 +106,7 @@ def _data_lcbench(args: argparse.Namespace) -> int:
 
 
 def _data_record(args: argparse.Namespace) -> int:
-    from .sources.record import record_to_file
+    from .bench.sources.record import record_to_file
 
     n = record_to_file(args.out, dataset=args.dataset, n_configs=args.configs, epochs=args.epochs,
                        seed=args.seed, progress=not args.quiet)

@@ -7,7 +7,7 @@ from importlib import resources
 
 from .predictors import Predictor, make_predictor
 
-#: The bundled checkpoint, inside the package (made by ``examples/train_default.sh``).
+#: The bundled checkpoint, inside the package (made by ``benchmarks/train_default.sh``).
 BUNDLED = "models/default.pt"
 
 _lock = threading.Lock()

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
-from .tasks import load_dataset, suggest_config, train
+from .bench.tasks import load_dataset, suggest_config, train
 
 
 @dataclass
@@ -80,8 +80,8 @@ class DemoRecorder:
         self.curves: list = []
 
     def __call__(self, trial: Any, config: dict, history: list, epochs: int) -> None:
-        from .sources.record import curve_from_history
-        from .tasks import architecture_graph, build_model
+        from .bench.sources.record import curve_from_history
+        from .bench.tasks import architecture_graph, build_model
 
         if history:
             arch = architecture_graph(build_model(config, self.data.image_size,

@@ -17,7 +17,7 @@ also reads the standing: ``logit P' = a·logit P + b·share + c·share·u + d·g
 ``u`` the fraction of the budget observed.  It is fitted on decision situations of curve sets the
 predictor was trained on (``lc-hpo calibrate``, README "Measured"), ships in the predictor's
 checkpoint, and the :class:`~lc_hpo.decision.StoppingRule` applies it whenever finished trials are
-at hand.  ``examples/decision_features.py`` measures what each part adds.
+at hand.  ``benchmarks/decision_features.py`` measures what each part adds.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import pytest
 from lc_hpo import Curve
 from lc_hpo.bench.protocol import (RegretTracker, ReplayTask, combine_orderings, parse_lc_method,
                                    score_task, speedup, summarise)
-from lc_hpo.integrations.optuna_replay import replay_ordering
+from lc_hpo.bench.replay_optuna import replay_ordering
 
 
 def hand_task():

@@ -1,4 +1,4 @@
-"""The measuring scripts in examples/ run end to end and print what their docstrings promise."""
+"""The measuring scripts in benchmarks/ run end to end and print what their docstrings promise."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from lc_hpo import write_curves
 from lc_hpo.learned.prior import synthetic_curves
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@ import pytest
 
 from lc_hpo import read_curves
 from lc_hpo.cli import main
-from lc_hpo.sources.lcbench import ENV_VAR, lcbench_curves
-from lc_hpo.sources.record import record_sweep
+from lc_hpo.bench.sources.lcbench import ENV_VAR, lcbench_curves
+from lc_hpo.bench.sources.record import record_sweep
 
 
 def test_lcbench_curves_from_the_surrogate(lcbench_dir, tmp_path):

@@ -1,7 +1,7 @@
 """``lc-hpo bench hpo``: replay HPO on curve sets, every method side by side, on every core.
 
 Work is split into (task, method, ordering) jobs that run in worker processes; each job is a real
-framework study (see ``lc_hpo.integrations.optuna_replay``), deterministic for a given seed, so the
+framework study (see ``lc_hpo.bench.replay_optuna``), deterministic for a given seed, so the
 results do not depend on how many workers ran them or in which order they finished.
 """
 
@@ -25,8 +25,8 @@ from .protocol import MethodOnTask, ReplayTask, combine_orderings, score_task, s
 #: Replay runners by framework: each module has ``replay_ordering(task, order, method, budget,
 #: name)``, ``check_method(method)`` and ``BUILTIN_METHODS``.
 RUNNERS = {
-    "optuna": "lc_hpo.integrations.optuna_replay",
-    "ray": "lc_hpo.integrations.ray_replay",
+    "optuna": "lc_hpo.bench.replay_optuna",
+    "ray": "lc_hpo.bench.replay_ray",
 }
 #: Frameworks that parallelise themselves: their replays run one at a time in this process.
 SELF_PARALLEL = ("ray",)

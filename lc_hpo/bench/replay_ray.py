@@ -70,7 +70,7 @@ def make_scheduler(method: str, max_t: int, mode: str, final_of: Callable[[int],
                                      MedianStoppingRule, TrialScheduler)
 
     if method.startswith("lc:"):
-        from .ray_tune import LCScheduler
+        from lc_hpo.integrations.ray_tune import LCScheduler
 
         spec = parse_lc_method(method)
         return LCScheduler(spec.predictor, max_t=max_t, **spec.options())

@@ -15,7 +15,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ..curve import Curve
+from ...curve import Curve
 
 ENV_VAR = "LC_HPO_LCBENCH_SURROGATE"
 EPOCHS = 52

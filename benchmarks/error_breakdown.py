@@ -14,7 +14,7 @@ max_step`` steps) and splits the error three ways:
 * and the rest.  It also counts the **flat** clean prefixes (at least two values, range under 2 % of
   the last value's magnitude, e.g. a run sitting at chance) and how many of them blew up later.
 
-    python examples/error_breakdown.py --curves ../shared/data/taskset/patch32_GRU64_avg_bs128.jsonl \\
+    python benchmarks/error_breakdown.py --curves ../shared/data/taskset/patch32_GRU64_avg_bs128.jsonl \\
         ../shared/data/taskset/patch32_IRNN64_relu_last_bs128.jsonl \\
         ../shared/data/taskset/patch128_LSTM128_avg_bs64.jsonl --diverged-above 10
 

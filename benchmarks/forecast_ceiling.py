@@ -9,7 +9,7 @@ categories as codes).  A meta-trained default never sees a held-out task's curve
 sees half of them, so it is an optimistic bound on what the observed prefix (and the configuration)
 can say about the final value.
 
-    python examples/forecast_ceiling.py --curves ../shared/data/taskset/patch32_GRU64_avg_bs128.jsonl \\
+    python benchmarks/forecast_ceiling.py --curves ../shared/data/taskset/patch32_GRU64_avg_bs128.jsonl \\
         ../shared/data/taskset/patch32_IRNN64_relu_last_bs128.jsonl \\
         ../shared/data/taskset/patch128_LSTM128_avg_bs64.jsonl --diverged-above 10
 

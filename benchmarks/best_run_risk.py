@@ -12,7 +12,7 @@ which the run's own final value beats the incumbent count: there, stopping it lo
 candidates and as finished runs.  The draws depend on ``--seed`` alone, so every predictor, task and
 run sees the same sequence of random choices.
 
-    python examples/best_run_risk.py --curves digits_sweep.jsonl.gz --predictors default,other.pt
+    python benchmarks/best_run_risk.py --curves digits_sweep.jsonl.gz --predictors default,other.pt
 
 Prints one row per task, run, number of finished runs and predictor: the run's rank and final
 value, in how many of the draws where it wins it was stopped, the median step of those stops, the

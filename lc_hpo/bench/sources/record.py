@@ -8,8 +8,8 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..curve import Curve
-from ..curveset import write_curves
+from ...curve import Curve
+from ...curveset import write_curves
 from ..tasks import EpochResult, architecture_graph, build_model, load_dataset, sample_config, train
 
 

@@ -6,7 +6,7 @@ among the finished trials, which is the part that grows with the study.  This ti
 synthetic saturating accuracy curves (cut at 3-39 of 50 steps) against 0, 20, 200 and 1,000
 finished curves.
 
-    python examples/decide_throughput.py [--curves 5000]
+    python benchmarks/decide_throughput.py [--curves 5000]
 """
 
 from __future__ import annotations

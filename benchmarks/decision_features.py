@@ -14,7 +14,7 @@ drawn from), a logistic regression is fitted on the logit of P(better) plus each
 another (`bench decide`'s, seed 0).  Both sets come from the same curves, so this is an optimistic,
 in-set reference: a feature group that adds little here adds less in a study.
 
-    python examples/decision_features.py --curves ../shared/data/taskset/patch32_GRU64_avg_bs128.jsonl \\
+    python benchmarks/decision_features.py --curves ../shared/data/taskset/patch32_GRU64_avg_bs128.jsonl \\
         ../shared/data/taskset/patch32_IRNN64_relu_last_bs128.jsonl \\
         ../shared/data/taskset/patch128_LSTM128_avg_bs64.jsonl --diverged-above 10
 

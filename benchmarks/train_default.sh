@@ -10,12 +10,12 @@
 # Training is followed by the standing calibration (lc_hpo/standing.py), fitted on the same
 # training tasks (10 s); to calibrate an existing checkpoint only, run with CALIBRATE_ONLY=1.
 #
-#   bash examples/train_default.sh [OUT.pt]
+#   bash benchmarks/train_default.sh [OUT.pt]
 #
 # The same data trains the seed paper's recursive LSTM for the comparison in the README
 # (about 4 minutes; it stops early):
 #
-#   MODEL=lstm MINUTES=8 STEPS=50000 PRIOR= bash examples/train_default.sh lstm.pt
+#   MODEL=lstm MINUTES=8 STEPS=50000 PRIOR= bash benchmarks/train_default.sh lstm.pt
 set -euo pipefail
 SHARED=${LC_HPO_SHARED:-../shared}
 OUT=${1:-lc_hpo/models/default.pt}

@@ -27,7 +27,7 @@ from lc_hpo.bench.protocol import (LC_METHOD_SYNTAX, RegretTracker, ReplayTask,
                                     oracle_stops, parse_lc_method)
 from lc_hpo.curve import is_better
 
-from .optuna import LCPruner
+from lc_hpo.integrations.optuna import LCPruner
 
 #: The methods every replay knows, besides ``lc:NAME[@THRESHOLD][:startup=N]``.
 BUILTIN_METHODS = ("none", "median", "percentile", "sha", "hyperband", "patient", "one-step",

@@ -1,6 +1,6 @@
 """Added latency of trial.should_prune() with LCPruner against MedianPruner, measured side by side.
 
-Same as ``lc-hpo bench latency``; run: python examples/bench_latency.py
+Same as ``lc-hpo bench latency``; run: python benchmarks/bench_latency.py
 """
 
 from lc_hpo.cli import main

@@ -13,7 +13,7 @@ forecast's better-side quantile at levels 2/5/10/20 %, for
 A calibrated forecast gives 0.02/0.05/0.10/0.20 in both rows.  If the next-step row tracks the final
 row, a study could recalibrate its tail online from its own trials.
 
-    python examples/tail_calibration.py --curves ../shared/data/taskset/patch32_GRU64_avg_bs128.jsonl \\
+    python benchmarks/tail_calibration.py --curves ../shared/data/taskset/patch32_GRU64_avg_bs128.jsonl \\
         --diverged-above 10
 """
 

@@ -1,0 +1,7 @@
+"""Old import path of :mod:`lc_hpo.bench.tasks` (the offline training tasks), kept so scripts keep working.
+
+The training tasks are part of the laboratory (``lc_hpo.bench``); import them from there.
+"""
+
+from .bench.tasks import *  # noqa: F401,F403
+from .bench.tasks import __all__  # noqa: F401
