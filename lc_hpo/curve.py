@@ -13,6 +13,8 @@ from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
+from .arch import ArchError, ArchGraph, from_dict
+
 Mode = Literal["min", "max"]
 MODES: tuple[str, ...] = ("min", "max")
 
@@ -52,7 +54,9 @@ class Curve:
     ``steps`` are positive, strictly increasing integers (epochs, checkpoints); ``values`` has the same
     length and holds NaN where a measurement diverged (``null`` in the file format, a non-finite value
     reported by a framework).  ``max_step`` is the budget of a complete run; a curve whose last step is
-    below it is partial.  The remaining fields mirror the curve-set format (``FORMAT.md``).
+    below it is partial.  ``arch``, the trained network's graph, is given as an
+    :class:`~lc_hpo.arch.ArchGraph` or the format's ``{"nodes": ..., "edges": ...}`` object and stored
+    as an ``ArchGraph``.  The remaining fields mirror the curve-set format (``FORMAT.md``).
     """
 
     steps: np.ndarray
@@ -64,7 +68,7 @@ class Curve:
     config: Mapping[str, Any] = field(default_factory=dict)
     metric: str = "value"
     step_cost: np.ndarray | None = None
-    arch: Mapping[str, Any] | None = None
+    arch: ArchGraph | Mapping[str, Any] | None = None
     extra: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -101,13 +105,13 @@ class Curve:
             if arr.shape != steps.shape:
                 raise CurveError(f"extra[{name!r}] must have one entry per step")
             extra[name] = arr
-        if self.arch is not None:
-            check_arch(self.arch)
+        arch = None if self.arch is None else check_arch(self.arch)
         object.__setattr__(self, "steps", steps)
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "max_step", max_step)
         object.__setattr__(self, "step_cost", step_cost)
         object.__setattr__(self, "extra", extra)
+        object.__setattr__(self, "arch", arch)
         object.__setattr__(self, "config", dict(self.config))
 
     # --- views -------------------------------------------------------------------------------
@@ -225,21 +229,10 @@ def _as_values(values: Any, what: str) -> np.ndarray:
     return np.where(np.isfinite(arr), arr, math.nan)
 
 
-def check_arch(arch: Mapping[str, Any]) -> None:
-    """Validate an architecture graph ``{"nodes": [...], "edges": [[src, dst], ...]}``."""
-    if not isinstance(arch, Mapping) or "nodes" not in arch or "edges" not in arch:
-        raise CurveError('arch must be an object with "nodes" and "edges"')
-    nodes, edges = arch["nodes"], arch["edges"]
-    if not isinstance(nodes, Sequence) or isinstance(nodes, str) or len(nodes) == 0:
-        raise CurveError("arch.nodes must be a non-empty list of operation labels")
-    n = len(nodes)
-    if not isinstance(edges, Sequence) or isinstance(edges, str):
-        raise CurveError("arch.edges must be a list of [src, dst] pairs")
-    for e in edges:
-        if (
-            not isinstance(e, Sequence)
-            or len(e) != 2
-            or not all(isinstance(i, int) and not isinstance(i, bool) for i in e)
-            or not all(0 <= i < n for i in e)
-        ):
-            raise CurveError(f"arch edge {e!r} must be [src, dst] with node indices in 0..{n - 1}")
+def check_arch(arch: ArchGraph | Mapping[str, Any]) -> ArchGraph:
+    """The :class:`~lc_hpo.arch.ArchGraph` of a curve's ``arch``; a malformed graph is a CurveError
+    that says what is wrong with it."""
+    try:
+        return from_dict(arch)
+    except ArchError as exc:
+        raise CurveError(f"arch: {exc}") from None

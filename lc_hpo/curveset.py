@@ -138,8 +138,7 @@ def curve_to_record(curve: Curve) -> dict[str, Any]:
     if curve.step_cost is not None:
         record["step_cost"] = nums(curve.step_cost)
     if curve.arch is not None:
-        record["arch"] = {"nodes": list(curve.arch["nodes"]),
-                          "edges": [list(e) for e in curve.arch["edges"]]}
+        record["arch"] = curve.arch.to_dict()
     if curve.extra:
         record["extra"] = {k: nums(v) for k, v in curve.extra.items()}
     return record
