@@ -1,4 +1,5 @@
-"""The measuring scripts in benchmarks/ run end to end and print what their docstrings promise."""
+"""The measuring scripts in benchmarks/ and the user examples in examples/ run end to end and print
+what their docstrings promise."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from lc_hpo import write_curves
 from lc_hpo.learned.prior import synthetic_curves
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "benchmarks"
+USER_EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +141,14 @@ def test_best_run_risk_counts_a_late_bloomer_stopped_where_it_would_have_won(tmp
     done = subprocess.run([sys.executable, str(EXAMPLES / "best_run_risk.py"), "--curves",
                            str(path), "--finished", "20"], capture_output=True, text=True)
     assert done.returncode != 0 and "only 12 other complete runs" in done.stderr
+
+
+def test_optuna_quickstart_runs_a_stored_study_and_reads_its_decisions(tmp_path):
+    db = tmp_path / "q.db"
+    done = subprocess.run([sys.executable, str(USER_EXAMPLES / "optuna_quickstart.py"), "--trials", "6",
+                           "--epochs", "4", "--storage", f"sqlite:///{db}"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    first = done.stdout.splitlines()[0]
+    assert first.startswith("6 trials, ") and "of 24 epochs trained" in first
+    assert db.exists()  # the study is in the RDB storage the user named
