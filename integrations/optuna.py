@@ -16,6 +16,8 @@ from optuna.pruners import BasePruner
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from lc_hpo.arch import ArchError, ArchGraph
+from lc_hpo.arch_source import ARCH_KEY, ArchFn, ArchSource, as_graph
 from lc_hpo.curve import Curve, Mode
 from lc_hpo.decision import (DEFAULT_DIVERGED_PATIENCE, DEFAULT_N_STARTUP_TRIALS,
                              DEFAULT_THRESHOLD, Decision,
@@ -53,6 +55,11 @@ class LCPruner(BasePruner):
         diverged_patience: Prune a trial once this many of its latest reported values in a row are
             NaN or infinite (default 1, as Optuna's ThresholdPruner does), provided completed trials
             have a finite incumbent; None never prunes a trial for diverging.
+        arch: A callable taking a trial's params and returning its architecture graph (an
+            :class:`~lc_hpo.arch.ArchGraph`, a ``{"nodes", "edges"}`` dict, a NAS-Bench-201 cell
+            string or an ``nn.Module``), for an architecture-aware predictor (``lc_gode``); a graph
+            stored with :func:`set_architecture` takes precedence.  A trial without a usable graph is
+            forecast without one, never pruned for it, and one warning says so.
     """
 
     def __init__(
@@ -67,6 +74,7 @@ class LCPruner(BasePruner):
         min_points: int = 2,
         standing: bool = True,
         diverged_patience: int | None = DEFAULT_DIVERGED_PATIENCE,
+        arch: ArchFn | None = None,
     ) -> None:
         if max_step is not None and (isinstance(max_step, bool) or not isinstance(max_step, int)
                                      or max_step < 1):
@@ -82,6 +90,7 @@ class LCPruner(BasePruner):
         )
         self._max_step = max_step
         self._record = record
+        self._arch = ArchSource(arch, self._rule.warn_once, "LCPruner", self._rule.predictor)
         # Derived, immutable facts about completed trials ((last step, final value), and their
         # curves), cached only to save time: every decision can be rebuilt from storage alone.  Kept
         # per storage object, since trial ids restart in every storage and one pruner may serve
@@ -124,7 +133,9 @@ class LCPruner(BasePruner):
                 "a trial past max_step is never stopped; pass LCPruner(max_step=...) with the last "
                 "step a full run reports", key="past-max-step")
         self._check_direction(study, mode, max_step)
-        curve = curve_from_reports(trial.intermediate_values, mode, max_step, config=trial.params)
+        graph = self._arch.graph(f"#{trial.number}", trial.user_attrs.get(ARCH_KEY), trial.params)
+        curve = curve_from_reports(trial.intermediate_values, mode, max_step, config=trial.params,
+                                   arch=graph)
         context = self._context(completed, mode, max_step, curves)
         decision = self._rule.decide(curve, incumbent, len(completed), step=step, context=context)
         if self._record and (decision.forecast_made or decision.stop):
@@ -140,6 +151,8 @@ class LCPruner(BasePruner):
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._caches = weakref.WeakKeyDictionary()
+        if "_arch" not in state:  # pickled by a version without architectures
+            self._arch = ArchSource(None, self._rule.warn_once, "LCPruner", self._rule.predictor)
 
     def _cache(self, study: "optuna.study.Study") -> tuple[dict, dict]:
         """This storage's (finals, curves) caches, keyed by trial id."""
@@ -183,7 +196,10 @@ class LCPruner(BasePruner):
             key = (t._trial_id, mode, max_step)
             curve = curves.get(key)
             if curve is None:
-                curve = curve_from_reports(t.intermediate_values, mode, max_step, config=t.params)
+                graph = self._arch.graph(f"#{t.number}", t.user_attrs.get(ARCH_KEY), t.params,
+                                         quiet=True)
+                curve = curve_from_reports(t.intermediate_values, mode, max_step, config=t.params,
+                                           arch=graph)
                 curves[key] = curve
             out.append(curve)
         return out
@@ -219,4 +235,32 @@ class LCPruner(BasePruner):
                 f"diverged_patience={self._rule.diverged_patience})")
 
 
-__all__ = ["FORECAST_ATTR", "LCPruner"]
+_UNREADABLE_WARNED: set[str | None] = set()  # studies already told of an unreadable graph
+
+
+def set_architecture(trial: optuna.trial.BaseTrial, graph: object) -> ArchGraph | None:
+    """Store a trial's architecture graph in the study's storage, for ``LCPruner`` to forecast with.
+
+    ``graph`` is an :class:`~lc_hpo.arch.ArchGraph`, a ``{"nodes", "edges"}`` dict, a NAS-Bench-201
+    cell string or an ``nn.Module`` (traced with ``torch.fx``).  It is stored as the user attribute
+    ``lc_arch`` (the curve-set format's ``arch`` object), so every worker of an RDB study reads it.
+    Call it before the trial's first ``trial.report``.  A graph that cannot be read does not fail the
+    trial: nothing is stored, a :class:`~lc_hpo.decision.ForecastWarning` says why, and the trial is
+    forecast without a graph (said once per study and process).  Returns the stored graph (None if
+    none was).
+    """
+    try:
+        parsed = as_graph(graph)
+    except ArchError as exc:
+        study = getattr(getattr(trial, "study", None), "study_name", None)
+        if study not in _UNREADABLE_WARNED:
+            _UNREADABLE_WARNED.add(study)
+            warnings.warn(f"set_architecture: the architecture of trial {trial.number} cannot be "
+                          f"read ({exc}); such trials are forecast without a graph",
+                          ForecastWarning, stacklevel=2)
+        return None
+    trial.set_user_attr(ARCH_KEY, parsed.to_dict())
+    return parsed
+
+
+__all__ = ["FORECAST_ATTR", "LCPruner", "set_architecture"]

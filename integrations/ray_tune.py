@@ -20,6 +20,7 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
 from lc_hpo.allocation import OVER_BUDGET
+from lc_hpo.arch_source import ARCH_KEY, ArchFn, ArchSource
 from lc_hpo.curve import MODES, Mode, is_better
 from lc_hpo.decision import (DEFAULT_DIVERGED_PATIENCE, DEFAULT_N_STARTUP_TRIALS,
                              DEFAULT_THRESHOLD, LEADER, Decision,
@@ -42,6 +43,7 @@ class _TrialState:
     checkpoints: bool = False
     decision: Decision | None = None
     config: dict = field(default_factory=dict)  # the trial's plain hyperparameters
+    arch: Any = None  # the trial's architecture graph (lc_hpo.arch.ArchGraph), if it has one
     curve: Any = None  # the curve, cached once the trial has completed
 
     @property
@@ -82,6 +84,11 @@ class LCScheduler(TrialScheduler):
         diverged_patience: Stop a trial once this many of its latest results in a row are NaN or
             infinite (default 1), provided completed trials have a finite incumbent; None never
             stops a trial for diverging.
+        arch: A callable taking a trial's config and returning its architecture graph (an
+            :class:`~lc_hpo.arch.ArchGraph`, a ``{"nodes", "edges"}`` dict, a NAS-Bench-201 cell
+            string or an ``nn.Module``), for an architecture-aware predictor (``lc_gode``); a graph
+            in the trial's config under ``"lc_arch"`` takes precedence.  A trial without a usable
+            graph is forecast without one, never stopped for it, and one warning says so.
     """
 
     def __init__(
@@ -102,6 +109,7 @@ class LCScheduler(TrialScheduler):
         min_points: int = 2,
         standing: bool = True,
         diverged_patience: int | None = DEFAULT_DIVERGED_PATIENCE,
+        arch: ArchFn | None = None,
     ) -> None:
         super().__init__()
         if mode is not None and mode not in MODES:
@@ -127,6 +135,7 @@ class LCScheduler(TrialScheduler):
         self._budget = budget
         self._budget_unit = budget_unit
         self._trials: dict[str, _TrialState] = {}
+        self._arch = ArchSource(arch, self._rule.warn_once, "LCScheduler", self._rule.predictor)
         self.n_paused = 0  # how many times a trial was paused to make way for a more promising one
 
     # --- properties the user and the callback read --------------------------------------------
@@ -167,7 +176,10 @@ class LCScheduler(TrialScheduler):
     def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
         self._check_configured()
         st = self._trials.setdefault(trial.trial_id, _TrialState())
-        st.config = _plain_config(getattr(trial, "config", None))
+        config = getattr(trial, "config", None)
+        st.config = _plain_config(config)
+        config = config if isinstance(config, dict) else {}
+        st.arch = self._arch.graph(str(trial.trial_id), config.get(ARCH_KEY), config)
         self._rebuild(trial, st)
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
@@ -280,7 +292,7 @@ class LCScheduler(TrialScheduler):
             known = self._trials.get(k)
             if known is None or saved.last_t > known.last_t:
                 if known is not None:
-                    saved.config = known.config
+                    saved.config, saved.arch = known.config, known.arch
                 self._trials[k] = saved
 
     # --- helpers ---------------------------------------------------------------------------------
@@ -308,7 +320,7 @@ class LCScheduler(TrialScheduler):
 
     def _curve(self, st: _TrialState):  # noqa: ANN202
         return curve_from_reports(st.history, self._mode, self._max_t,  # type: ignore[arg-type]
-                                  config=st.config)
+                                  config=st.config, arch=st.arch)
 
     def _context(self) -> list | None:
         """Completed trials' curves, when the rule reads the study's finished trials."""
