@@ -33,6 +33,7 @@ from lc_hpo import make_predictor, read_curves
 from lc_hpo.curve import Curve, best_of, is_better
 from lc_hpo.curveset import group_by_task, mark_diverged
 from lc_hpo.decision import StoppingRule
+from lc_hpo.defaults import resolve_calibration
 
 
 def incumbent_of(run: Curve, finished: Sequence[Curve]) -> float | None:
@@ -72,7 +73,10 @@ def risk(predictor_names: Sequence[str], curves: Sequence[Curve], top: int,
         if max(finished) > len(group) - 1:
             raise SystemExit(f"--finished {max(finished)}: task {task!r} has only "
                              f"{len(group) - 1} other complete runs")
-    rules = {n: StoppingRule(make_predictor(n), min_points=min_points) for n in predictor_names}
+    rules = {}
+    for n in predictor_names:
+        p = make_predictor(n)
+        rules[n] = StoppingRule(p, min_points=min_points, calibration=resolve_calibration(p))
     rows = []
     for task, group in groups.items():
         sign = 1.0 if group[0].mode == "max" else -1.0

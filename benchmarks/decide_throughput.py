@@ -18,6 +18,7 @@ import numpy as np
 
 from lc_hpo import Curve, make_predictor
 from lc_hpo.decision import StoppingRule
+from lc_hpo.defaults import bundled_calibration
 
 
 def _curve(rng: np.random.Generator, n: int, max_step: int = 50) -> Curve:
@@ -33,7 +34,7 @@ def main() -> None:
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     partial = [_curve(rng, int(rng.integers(3, 40))) for _ in range(args.curves)]
-    rule = StoppingRule(make_predictor("default"))
+    rule = StoppingRule(make_predictor("default"), calibration=bundled_calibration())
     rule.decide_many(partial[:100], 0.97, 1)  # warm-up
     print("| finished curves | curves/s |\n|---:|---:|")
     for n_finished in (0, 20, 200, 1000):

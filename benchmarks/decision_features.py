@@ -41,7 +41,7 @@ from lc_hpo.standing import standing as run_standing
 
 def _logit_p_better(predictor: str, groups: Sequence[Sequence[Situation]]) -> np.ndarray:
     """logit P(better) per situation through the library's rule; NaN where it does not forecast."""
-    rule = StoppingRule(make_predictor(predictor), threshold=0.5, standing=False)
+    rule = StoppingRule(make_predictor(predictor), threshold=0.5)
     out = []
     for group in groups:
         decisions = rule.decide_many([s.partial for s in group], group[0].incumbent,

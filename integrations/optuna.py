@@ -22,7 +22,7 @@ from lc_hpo.curve import Curve, Mode
 from lc_hpo.decision import (DEFAULT_DIVERGED_PATIENCE, DEFAULT_N_STARTUP_TRIALS,
                              DEFAULT_THRESHOLD, Decision,
                              ForecastWarning, StoppingRule)
-from lc_hpo.defaults import resolve_predictor
+from lc_hpo.defaults import resolve_calibration, resolve_predictor
 from lc_hpo.predictors import Predictor
 from lc_hpo.reports import curve_from_reports
 from lc_hpo.sanity import direction_mismatch
@@ -50,8 +50,9 @@ class LCPruner(BasePruner):
         max_step: The last step a complete trial reports; inferred from completed trials if None.
         record: Store each forecast on the trial as the user attribute ``lc_forecast``.
         standing: Read P(better) together with the trial's standing among the completed trials
-            at its current step, through the predictor's standing calibration if it has one (the
-            default does); False decides on the forecast alone.
+            at its current step, through the standing calibration stored beside the predictor's
+            weights if it has one (the default does, and ``"study"`` uses its base's); False
+            decides on the forecast alone.
         diverged_patience: Prune a trial once this many of its latest reported values in a row are
             NaN or infinite (default 1, as Optuna's ThresholdPruner does), provided completed trials
             have a finite incumbent; None never prunes a trial for diverging.
@@ -79,15 +80,17 @@ class LCPruner(BasePruner):
         if max_step is not None and (isinstance(max_step, bool) or not isinstance(max_step, int)
                                      or max_step < 1):
             raise ValueError(f"max_step must be a positive integer or None, got {max_step!r}")
+        resolved = resolve_predictor(predictor)
         self._rule = StoppingRule(
-            resolve_predictor(predictor),
+            resolved,
             threshold=threshold,
             min_steps=min_steps,
             n_startup_trials=n_startup_trials,
             min_points=min_points,
-            standing=standing,
+            calibration=resolve_calibration(resolved) if standing else None,
             diverged_patience=diverged_patience,
         )
+        self._standing = bool(standing)
         self._max_step = max_step
         self._record = record
         self._arch = ArchSource(arch, self._rule.warn_once, "LCPruner", self._rule.predictor)
@@ -231,7 +234,7 @@ class LCPruner(BasePruner):
     def __repr__(self) -> str:
         return (f"LCPruner(predictor={self._rule.predictor!r}, threshold={self._rule.threshold}, "
                 f"min_steps={self._rule.min_steps}, n_startup_trials={self._rule.n_startup_trials},"
-                f" max_step={self._max_step}, standing={self._rule.standing!r}, "
+                f" max_step={self._max_step}, standing={self._standing!r}, "
                 f"diverged_patience={self._rule.diverged_patience})")
 
 

@@ -25,7 +25,7 @@ from lc_hpo.curve import MODES, Mode, is_better
 from lc_hpo.decision import (DEFAULT_DIVERGED_PATIENCE, DEFAULT_N_STARTUP_TRIALS,
                              DEFAULT_THRESHOLD, LEADER, Decision,
                              StoppingRule)
-from lc_hpo.defaults import resolve_predictor
+from lc_hpo.defaults import resolve_calibration, resolve_predictor
 from lc_hpo.predictors import Predictor
 from lc_hpo.reports import curve_from_reports
 from lc_hpo.scheduling import Progress, next_to_resume, should_yield, spent
@@ -79,8 +79,9 @@ class LCScheduler(TrialScheduler):
         budget_unit: ``"time_attr"`` (sum of trials' progress) or ``"seconds"`` (sum of their
             measured ``time_total_s``).
         standing: Read P(better) together with the trial's standing among the completed trials
-            at its current progress, through the predictor's standing calibration if it has one
-            (the default does); False decides on the forecast alone.
+            at its current progress, through the standing calibration stored beside the
+            predictor's weights if it has one (the default does, and ``"study"`` uses its base's);
+            False decides on the forecast alone.
         diverged_patience: Stop a trial once this many of its latest results in a row are NaN or
             infinite (default 1), provided completed trials have a finite incumbent; None never
             stops a trial for diverging.
@@ -122,9 +123,11 @@ class LCScheduler(TrialScheduler):
             raise ValueError(f"budget must be positive, got {budget!r}")
         if budget_unit not in ("time_attr", "seconds"):
             raise ValueError("budget_unit must be 'time_attr' or 'seconds'")
-        self._rule = StoppingRule(resolve_predictor(predictor), threshold=threshold,
+        resolved = resolve_predictor(predictor)
+        self._rule = StoppingRule(resolved, threshold=threshold,
                                   min_steps=grace_period, n_startup_trials=n_startup_trials,
-                                  min_points=min_points, standing=standing,
+                                  min_points=min_points,
+                                  calibration=resolve_calibration(resolved) if standing else None,
                                   diverged_patience=diverged_patience)
         self._metric = metric
         self._mode: Mode | None = mode  # type: ignore[assignment]

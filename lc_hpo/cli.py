@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train(sub)
 
-    from .learned.calibrate_cli import add_parser as add_calibrate
+    from .calibrate_cli import add_parser as add_calibrate
 
     add_calibrate(sub)
 

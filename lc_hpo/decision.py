@@ -10,10 +10,11 @@ before ``min_steps``, never on fewer than ``min_points`` finite values, never be
 ``n_startup_trials`` trials have completed, and never while the trial is itself the leader (its
 latest value already matches or beats the incumbent).  A trial whose latest measurements diverged
 (NaN or infinite, ``diverged_patience`` of them in a row) stops without a forecast once completed
-trials have a finite incumbent, as Optuna's ThresholdPruner prunes NaN values.  When the predictor
-carries a standing calibration (:mod:`lc_hpo.standing`; the bundled default does) and the study's
-finished curves are given, P(better) is read together with where the trial stands among them at
-its current step.  A forecast that raises or comes back non-finite means *keep training*, and says
+trials have a finite incumbent, as Optuna's ThresholdPruner prunes NaN values.  When the rule is
+given a standing calibration (:mod:`lc_hpo.standing`; ``lc_hpo.defaults.resolve_calibration`` finds
+the one stored beside a predictor's weights, the bundled default's included) and the study's finished
+curves are given, P(better) is read together with where the trial stands among them at its current
+step.  A forecast that raises or comes back non-finite means *keep training*, and says
 so once.
 """
 
@@ -106,11 +107,11 @@ class StoppingRule:
         Never stop a trial with fewer finite values than this.  One value says where a curve is,
         not where it is going: on held-out TaskSet tasks the bundled model's one-value forecasts put
         21 % of finals below their 5 % quantile (2 % from two values on), so the default is 2.
-    standing:
-        True: read P(better) together with the trial's standing among the finished trials passed
-        as ``context``, through the predictor's own calibration (``predictor.standing_``) if it has
-        one.  False: the forecast's P(better) alone.  A
-        :class:`~lc_hpo.standing.StandingCalibration`: that one.
+    calibration:
+        A :class:`~lc_hpo.standing.StandingCalibration`: read P(better) together with the trial's
+        standing among the finished trials passed as ``context``.  None: the forecast's P(better)
+        alone.  A calibration is fitted for one predictor's P(better) (``lc-hpo calibrate``) and
+        stored beside its weights; :func:`lc_hpo.defaults.resolve_calibration` reads it back.
     diverged_patience:
         Stop a trial once this many of its latest measurements in a row are NaN or infinite
         (diverged), provided completed trials have a finite incumbent; None never stops a trial for
@@ -126,7 +127,7 @@ class StoppingRule:
         min_steps: int = 1,
         n_startup_trials: int = DEFAULT_N_STARTUP_TRIALS,
         min_points: int = 2,
-        standing: bool | StandingCalibration = True,
+        calibration: StandingCalibration | None = None,
         diverged_patience: int | None = DEFAULT_DIVERGED_PATIENCE,
     ) -> None:
         if not isinstance(predictor, Predictor):
@@ -151,11 +152,12 @@ class StoppingRule:
                                               or diverged_patience < 1):
             raise ValueError(f"diverged_patience must be a positive integer or None, got "
                              f"{diverged_patience!r}")
-        if not isinstance(standing, (bool, StandingCalibration)):
-            raise TypeError(f"standing must be True, False or a StandingCalibration, got "
-                            f"{type(standing).__name__}")
+        if calibration is not None and not isinstance(calibration, StandingCalibration):
+            raise TypeError(f"calibration must be a StandingCalibration or None, got "
+                            f"{type(calibration).__name__}; lc_hpo.defaults.resolve_calibration("
+                            "predictor) reads the one stored with a predictor")
         self.predictor = predictor
-        self.standing = standing
+        self.calibration = calibration
         self.min_points = min_points
         self.threshold = float(threshold)
         self.min_steps = min_steps
@@ -172,17 +174,13 @@ class StoppingRule:
         return state
 
     def __setstate__(self, state: dict) -> None:
-        state.setdefault("standing", True)  # pickled by a version that did not read standing
+        if "calibration" not in state:  # pickled by a version whose predictor held it
+            standing = state.pop("standing", True)
+            state["calibration"] = standing if isinstance(standing, StandingCalibration) else (
+                getattr(state.get("predictor"), "standing_", None) if standing else None)
         state.setdefault("diverged_patience", DEFAULT_DIVERGED_PATIENCE)  # nor stop diverged
         self.__dict__.update(state)
         self._lock = threading.Lock()
-
-    @property
-    def calibration(self) -> StandingCalibration | None:
-        """The standing calibration the rule applies (None: the forecast's P(better) alone)."""
-        if isinstance(self.standing, StandingCalibration):
-            return self.standing
-        return getattr(self.predictor, "standing_", None) if self.standing else None
 
     @property
     def needs_context(self) -> bool:
@@ -338,7 +336,7 @@ class StoppingRule:
     def __repr__(self) -> str:
         return (f"StoppingRule(predictor={self.predictor!r}, threshold={self.threshold}, "
                 f"min_steps={self.min_steps}, n_startup_trials={self.n_startup_trials}, "
-                f"standing={self.standing!r})")
+                f"calibration={self.calibration!r})")
 
 
 def _step(step: int | None, curve: Curve) -> int | None:

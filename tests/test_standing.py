@@ -13,8 +13,9 @@ from lc_hpo.bench.decide import run_decide_bench
 from lc_hpo.bench.protocol import parse_lc_method
 from lc_hpo.cli import main
 from lc_hpo.decision import FORECAST, ForecastWarning, StoppingRule
+from lc_hpo.defaults import bundled_calibration, resolve_calibration
 from lc_hpo.integrations.optuna import FORECAST_ATTR
-from lc_hpo.learned import CheckpointError, load_predictor, synthetic_curves
+from lc_hpo.learned import load_predictor, synthetic_curves
 from lc_hpo.predictors import make_predictor
 from lc_hpo.standing import FEATURES, StandingCalibration, features, standing
 
@@ -86,21 +87,22 @@ def test_fit_learns_that_runs_behind_the_field_lose():
 
 
 def test_the_default_reads_standing_and_can_be_told_not_to():
-    default = make_predictor("default")
-    assert default.standing_ is not None
-    assert set(default.standing_.fitted_on["files"]) == {"lcbench_train.jsonl.gz",
-                                                         "taskset_train.jsonl.gz"}
+    default, calibration = make_predictor("default"), bundled_calibration()
+    assert calibration is not None and resolve_calibration(default) == calibration
+    assert set(calibration.fitted_on["files"]) == {"lcbench_train.jsonl.gz",
+                                                   "taskset_train.jsonl.gz"}
     finished = finished_runs()
     behind = make_curve(saturating(0.8, 0.15, 0.05, 6), max_step=40)  # slow starter, far behind
-    with_standing = StoppingRule(default).decide(behind, 0.9, 4, context=finished)
-    alone = StoppingRule(default, standing=False).decide(behind, 0.9, 4, context=finished)
-    no_context = StoppingRule(default).decide(behind, 0.9, 4)
+    rule = StoppingRule(default, calibration=calibration)
+    with_standing = rule.decide(behind, 0.9, 4, context=finished)
+    alone = StoppingRule(default).decide(behind, 0.9, 4, context=finished)
+    no_context = rule.decide(behind, 0.9, 4)
     assert with_standing.reason == FORECAST and with_standing.p_forecast == alone.p_better
     assert alone.p_forecast is None and no_context.p_better == alone.p_better
     assert with_standing.p_better < alone.p_better  # behind every finished run early on
     assert StoppingRule(make_predictor("parametric")).calibration is None
-    with pytest.raises(TypeError, match="standing must be"):
-        StoppingRule(default, standing="yes")
+    with pytest.raises(TypeError, match="calibration must be"):
+        StoppingRule(default, calibration=calibration.to_dict())
 
 
 def test_calibrate_command_stores_the_calibration_in_the_checkpoint(tmp_path, capsys):
@@ -114,14 +116,16 @@ def test_calibrate_command_stores_the_calibration_in_the_checkpoint(tmp_path, ca
                  "--quiet"]) == 0
     assert "standing calibration on" in capsys.readouterr().out
     loaded = load_predictor(out)
-    assert loaded.standing_.fitted_on["files"] == ["train.jsonl"]
-    assert loaded.standing_.fitted_on["max_finished"] == 5
-    assert loaded.standing_ != default.standing_
+    calibration = resolve_calibration(loaded)
+    assert calibration.fitted_on["files"] == ["train.jsonl"]
+    assert calibration.fitted_on["max_finished"] == 5
+    assert calibration != bundled_calibration()
     # a checkpoint whose calibration is damaged is refused, not silently used
     loaded.metadata_["standing"] = {"features": list(FEATURES), "coef": [1.0], "intercept": 0.0}
     loaded.save(tmp_path / "bad.pt")
-    with pytest.raises(CheckpointError, match="calibration metadata is not valid"):
-        load_predictor(tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="not valid .*re-make it with 'lc-hpo calibrate"):
+        LCPruner(str(tmp_path / "bad.pt"))
+    assert LCPruner(str(tmp_path / "bad.pt"), standing=False).rule.calibration is None
 
 
 def test_bench_syntax_turns_standing_off():
@@ -182,8 +186,8 @@ def test_malformed_calibrations_are_refused(coef, intercept, tmp_path):
     copy = load_predictor(tmp_path / "default.pt")
     copy.metadata_["standing"] = {"features": list(FEATURES), "coef": coef, "intercept": intercept}
     copy.save(tmp_path / "bad.pt")
-    with pytest.raises(CheckpointError, match="calibration metadata is not valid"):
-        load_predictor(tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="standing calibration that is not valid"):
+        resolve_calibration(load_predictor(tmp_path / "bad.pt"))
 
 
 def test_what_it_was_fitted_on_is_stored_as_plain_data(tmp_path):
@@ -192,12 +196,13 @@ def test_what_it_was_fitted_on_is_stored_as_plain_data(tmp_path):
     assert cal.fitted_on == {"situations_per_task": 40, "tasks": ["a"]}
     make_predictor("default").save(tmp_path / "d.pt")
     model = load_predictor(tmp_path / "d.pt")
-    model.set_standing(cal).save(tmp_path / "c.pt")
-    assert load_predictor(tmp_path / "c.pt").standing_ == cal  # loads as weights only
+    model.metadata_["standing"] = cal.to_dict()
+    model.save(tmp_path / "c.pt")
+    assert resolve_calibration(load_predictor(tmp_path / "c.pt")) == cal  # loads as weights only
 
 
 def test_a_standing_that_cannot_be_read_leaves_the_forecast_to_decide():
-    rule = StoppingRule(make_predictor("default"))
+    rule = StoppingRule(make_predictor("default"), calibration=bundled_calibration())
     behind = make_curve(saturating(0.8, 0.15, 0.05, 6), max_step=40)
     with pytest.warns(ForecastWarning, match="deciding on the forecast alone"):
         d = rule.decide(behind, 0.9, 4, context=[None])  # not a curve
@@ -209,6 +214,6 @@ def test_a_standing_that_cannot_be_read_leaves_the_forecast_to_decide():
 
 def test_a_rule_pickled_before_standing_existed_still_decides():
     rule = StoppingRule(make_predictor("last_value"))
-    del rule.standing  # as a rule pickled by an earlier version, e.g. in a Ray experiment
+    del rule.calibration  # as a rule pickled by an earlier version, e.g. in a Ray experiment
     restored = pickle.loads(pickle.dumps(rule))
-    assert restored.standing is True and not restored.needs_context
+    assert restored.calibration is None and not restored.needs_context

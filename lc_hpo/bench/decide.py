@@ -50,6 +50,7 @@ from tqdm.auto import tqdm
 from ..curve import Curve, best_of, is_better
 from ..curveset import group_by_task
 from ..decision import StoppingRule
+from ..defaults import resolve_calibration
 from ..predictors import Predictor, make_predictor
 from .predict import check_cutoffs, trained_tasks
 
@@ -137,7 +138,8 @@ def evaluate_decisions(predictor: Predictor, groups: Sequence[Sequence[Situation
 
     The rule sees each situation's finished runs as the study's finished trials, so a predictor's
     standing calibration takes part unless ``standing`` is False."""
-    rule = StoppingRule(predictor, threshold=max(thresholds), standing=standing)
+    rule = StoppingRule(predictor, threshold=max(thresholds),
+                        calibration=resolve_calibration(predictor) if standing else None)
     p_better, winner, cutoff = [], [], []
     for group in tqdm(groups, desc=f"decisions ({predictor.name})", disable=not progress,
                       leave=False):

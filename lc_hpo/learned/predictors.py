@@ -16,7 +16,6 @@ import torch
 from ..curve import Curve
 from ..forecast import Forecast
 from ..predictors.base import ObservedBatch, Predictor
-from ..standing import StandingCalibration
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .features import FEATURE_VERSION, Encoded, encode, query_features
 from .networks import MixtureLSTM, RecursiveLSTM, mixture_nll
@@ -69,7 +68,8 @@ class _LearnedPredictor(Predictor):
         if len(va) == 0 or len(tr) == 0:
             raise ValueError("fit needs more curves: none are left for validation")
         single = len(set(arr.tasks)) == 1
-        self.standing_ = None  # a calibration of the old model's P(better) does not carry over
+        # A fresh dict: a standing calibration stored for the old model's P(better) (metadata
+        # "standing", see lc_hpo.defaults.resolve_calibration) does not carry over.
         self.metadata_ = {
             "trained_on": {
                 "curves": int(len(arr.length)),
@@ -123,8 +123,6 @@ class _LearnedPredictor(Predictor):
         self.metadata_ = payload["metadata"]
         try:
             self._after_load()
-            standing = self.metadata_.get("standing")
-            self.standing_ = None if standing is None else StandingCalibration.from_dict(standing)
         except (AttributeError, TypeError, ValueError, KeyError, ArithmeticError) as exc:
             raise CheckpointError(f"{path}: its calibration metadata is not valid "
                                   f"({type(exc).__name__}: {exc})") from None
@@ -132,16 +130,6 @@ class _LearnedPredictor(Predictor):
 
     def _after_load(self) -> None:
         pass
-
-    def set_standing(self, calibration: StandingCalibration | None) -> "_LearnedPredictor":
-        """Attach (or with None remove) the standing calibration that :meth:`save` will store."""
-        self._require_fitted()
-        self.standing_ = calibration
-        if calibration is None:
-            self.metadata_.pop("standing", None)
-        else:
-            self.metadata_["standing"] = calibration.to_dict()
-        return self
 
     def _build(self) -> torch.nn.Module:
         raise NotImplementedError

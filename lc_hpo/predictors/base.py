@@ -11,16 +11,13 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
 from ..bounds import natural_bounds
 from ..curve import Curve
 from ..forecast import Forecast
-
-if TYPE_CHECKING:
-    from ..standing import StandingCalibration
 
 
 @dataclass(frozen=True)
@@ -107,10 +104,6 @@ class Predictor(ABC):
     #: a loss at 0; see :mod:`lc_hpo.bounds`).  Off for the seed papers' faithful baselines; set it
     #: to False on an instance whose metric only looks bounded.
     censor_at_bounds: bool = True
-    #: A :class:`~lc_hpo.standing.StandingCalibration` fitted for this predictor's P(better), or
-    #: None.  Learned predictors carry one in their checkpoint (``lc-hpo calibrate``); the rule
-    #: applies it when the study's finished trials are at hand.
-    standing_: "StandingCalibration | None" = None
 
     def fit(self, curves: Sequence[Curve]) -> "Predictor":
         """Learn from complete curves; per-curve predictors need nothing and return ``self``."""

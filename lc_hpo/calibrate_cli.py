@@ -4,7 +4,9 @@ The standing calibration (:mod:`lc_hpo.standing`) is fitted on decision situatio
 ``lc-hpo bench decide`` draws them, from curve sets the predictor was trained on: each is a run cut
 at a fraction of its budget, the best of a few finished runs of its task as the incumbent, and
 whether the run's final value beat it.  Situations where the rule would not forecast (the run
-leads, or has too few points) take no part, as they take no part in a decision.
+leads, or has too few points) take no part, as they take no part in a decision.  The calibration is
+stored in the checkpoint's metadata (``"standing"``), beside the weights it was fitted for, and
+handed to the rule by :func:`lc_hpo.defaults.resolve_calibration`.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from typing import Sequence
 
 from tqdm.auto import tqdm
 
-from ..bench.decide import draw_situations
-from ..cli_args import positive_int, positive_limit, read_curve_files
-from ..curve import Curve
-from ..decision import StoppingRule
-from ..predictors.base import Predictor
-from ..standing import StandingCalibration
-from . import load_predictor
+from .bench.decide import draw_situations
+from .cli_args import positive_int, positive_limit, read_curve_files
+from .curve import Curve
+from .decision import StoppingRule
+from .learned import load_predictor
+from .predictors.base import Predictor
+from .standing import StandingCalibration
 
 
 def fit_standing(predictor: Predictor, curves: Sequence[Curve], situations_per_task: int = 500,
@@ -31,7 +33,7 @@ def fit_standing(predictor: Predictor, curves: Sequence[Curve], situations_per_t
     """A standing calibration of ``predictor``'s P(better), fitted on situations from ``curves``
     (``p_only``: a recalibration of P alone, see :meth:`StandingCalibration.fit`)."""
     groups = draw_situations(curves, situations_per_task, max_finished=max_finished, seed=seed)
-    rule = StoppingRule(predictor, threshold=0.5, standing=False)
+    rule = StoppingRule(predictor, threshold=0.5)  # the forecast's own P(better)
     p, partial, finished, won = [], [], [], []
     for group in tqdm(groups, desc="situations", disable=not progress, leave=False):
         decisions = rule.decide_many([s.partial for s in group], group[0].incumbent,
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
                                args.p_only, args.max_finished)
     info = calibration.fitted_on if calibration.fitted_on is not None else {}
     info["files"] = [Path(f).name for f in args.curves]
-    model.set_standing(calibration)
+    model.metadata_["standing"] = calibration.to_dict()  # read back by defaults.resolve_calibration
     out = args.out or args.checkpoint
     model.save(out)
     coef = ", ".join(f"{c:+.3f}" for c in calibration.coef)
