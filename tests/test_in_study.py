@@ -147,3 +147,14 @@ def test_on_a_held_out_taskset_task_it_beats_the_bundled_default(taskset_files):
     study, default = (out["predictors"][n]["0.2"]["final"] for n in ("study", "default"))
     assert study["mae"] < 0.85 * default["mae"]
     assert 0.8 <= study["coverage90"] <= 0.99
+
+
+def test_the_base_parameter_stays_as_given_and_resolves_into_base_():
+    from lc_hpo.predictors import Predictor
+
+    p = InStudyPredictor(base="last_value")
+    assert isinstance(p.base_, Predictor) and p.base_.name == "last_value"
+    assert p.base == "last_value"  # scikit-learn: parameters are left as given
+    assert p.base_ is p.base_  # resolved once
+    p.base = "polynomial"  # a changed parameter is resolved again
+    assert p.base_.name == "polynomial"

@@ -77,12 +77,16 @@ class InStudyPredictor(Predictor):
 
     @property
     def base_(self) -> Predictor:
-        """The base predictor, built on first use from a name or path."""
-        if not isinstance(self.base, Predictor):
+        """The base predictor resolved from ``base`` (a name or path is loaded on first use; the
+        ``base`` parameter itself is left as given, as scikit-learn's conventions ask)."""
+        if isinstance(self.base, Predictor):
+            return self.base
+        cached = self.__dict__.get("_base_resolved")  # (the base it was resolved from, the result)
+        if cached is None or cached[0] != self.base:
             from ..defaults import resolve_predictor
 
-            self.base = resolve_predictor(self.base)
-        return self.base
+            cached = self._base_resolved = (self.base, resolve_predictor(self.base))
+        return cached[1]
 
     @property
     def metadata_(self) -> dict[str, Any]:
@@ -226,7 +230,7 @@ class _StudyForest:
     coverage (central 90 % interval) on a fifth of the curves held out of a first fit, separately
     for early, middle and late cuts (a split-conformal calibration).  On the same held-out fifth and
     buckets it learns how far to trust its median over the base's: late in a curve a meta-trained
-    base is often the sharper of the two (held-out TaskSet tasks, README "Measured").
+    base is often the sharper of the two (docs/measurements.md, "Forecasts that learn from the study").
     """
 
     def __init__(self, base: Predictor, n_trees: int, max_context: int, seed: int) -> None:
