@@ -18,6 +18,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from lc_hpo.arch import ArchError, ArchGraph
 from lc_hpo.arch_source import ARCH_KEY, ArchFn, ArchSource, as_graph
+from lc_hpo._validation import check_int
 from lc_hpo.curve import Curve, Mode
 from lc_hpo.decision import (DEFAULT_DIVERGED_PATIENCE, DEFAULT_N_STARTUP_TRIALS,
                              DEFAULT_THRESHOLD, Decision,
@@ -77,9 +78,7 @@ class LCPruner(BasePruner):
         diverged_patience: int | None = DEFAULT_DIVERGED_PATIENCE,
         arch: ArchFn | None = None,
     ) -> None:
-        if max_step is not None and (isinstance(max_step, bool) or not isinstance(max_step, int)
-                                     or max_step < 1):
-            raise ValueError(f"max_step must be a positive integer or None, got {max_step!r}")
+        check_int("max_step", max_step, 1, allow_none=True)
         resolved = resolve_predictor(predictor)
         self._rule = StoppingRule(
             resolved,

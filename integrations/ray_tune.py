@@ -19,6 +19,7 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import TrialScheduler
 
+from lc_hpo._validation import check_int
 from lc_hpo.allocation import OVER_BUDGET
 from lc_hpo.arch_source import ARCH_KEY, ArchFn, ArchSource
 from lc_hpo.curve import MODES, Mode, is_better
@@ -115,10 +116,8 @@ class LCScheduler(TrialScheduler):
         super().__init__()
         if mode is not None and mode not in MODES:
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        if isinstance(max_t, bool) or not isinstance(max_t, int) or max_t < 1:
-            raise ValueError(f"max_t must be a positive integer, got {max_t!r}")
-        if milestone is not None and (not isinstance(milestone, int) or milestone < 1):
-            raise ValueError(f"milestone must be a positive integer, got {milestone!r}")
+        check_int("max_t", max_t, 1)
+        check_int("milestone", milestone, 1, allow_none=True)
         if budget is not None and not budget > 0:
             raise ValueError(f"budget must be positive, got {budget!r}")
         if budget_unit not in ("time_attr", "seconds"):

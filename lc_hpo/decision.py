@@ -28,6 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ._validation import check_int
 from .curve import Curve, is_better
 from .forecast import Forecast
 from .predictors import Predictor
@@ -137,21 +138,11 @@ class StoppingRule:
             )
         if not (isinstance(threshold, (int, float)) and 0.0 <= threshold < 1.0):
             raise ValueError(f"threshold must be a probability in [0, 1), got {threshold!r}")
-        if isinstance(min_steps, bool) or not isinstance(min_steps, int) or min_steps < 0:
-            raise ValueError(f"min_steps must be a non-negative integer, got {min_steps!r}")
-        if (isinstance(n_startup_trials, bool) or not isinstance(n_startup_trials, int)
-                or n_startup_trials < 1):
-            raise ValueError(
-                f"n_startup_trials must be a positive integer (at least one completed trial is "
-                f"needed for an incumbent), got {n_startup_trials!r}"
-            )
-        if isinstance(min_points, bool) or not isinstance(min_points, int) or min_points < 1:
-            raise ValueError(f"min_points must be a positive integer, got {min_points!r}")
-        if diverged_patience is not None and (isinstance(diverged_patience, bool) or not
-                                              isinstance(diverged_patience, int)
-                                              or diverged_patience < 1):
-            raise ValueError(f"diverged_patience must be a positive integer or None, got "
-                             f"{diverged_patience!r}")
+        check_int("min_steps", min_steps, 0)
+        check_int("n_startup_trials", n_startup_trials, 1,
+                  why="at least one completed trial is needed for an incumbent")
+        check_int("min_points", min_points, 1)
+        check_int("diverged_patience", diverged_patience, 1, allow_none=True)
         if calibration is not None and not isinstance(calibration, StandingCalibration):
             raise TypeError(f"calibration must be a StandingCalibration or None, got "
                             f"{type(calibration).__name__}; lc_hpo.defaults.resolve_calibration("

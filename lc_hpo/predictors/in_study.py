@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .._validation import check_int
 from ..curve import Curve
 from ..forecast import Forecast
 from .base import ObservedBatch, Predictor, merge_rows, target_steps
@@ -57,15 +58,11 @@ class InStudyPredictor(Predictor):
 
     def __init__(self, base: Predictor | str = "default", min_context: int = 20, n_trees: int = 50,
                  refit_growth: float = 1.25, max_context: int = 1000, seed: int = 0) -> None:
-        if isinstance(min_context, bool) or not isinstance(min_context, int) or min_context < 5:
-            raise ValueError(f"min_context must be an integer of at least 5, got {min_context!r}")
-        if isinstance(n_trees, bool) or not isinstance(n_trees, int) or n_trees < 1:
-            raise ValueError(f"n_trees must be a positive integer, got {n_trees!r}")
+        check_int("min_context", min_context, 5)
+        check_int("n_trees", n_trees, 1)
         if not (isinstance(refit_growth, (int, float)) and refit_growth >= 1.0):
             raise ValueError(f"refit_growth must be a number >= 1, got {refit_growth!r}")
-        if isinstance(max_context, bool) or not isinstance(max_context, int) or \
-                max_context < min_context:
-            raise ValueError(f"max_context must be an integer >= min_context, got {max_context!r}")
+        check_int("max_context", max_context, min_context, why="max_context >= min_context")
         self.base = base
         self.min_context = min_context
         self.n_trees = n_trees
