@@ -1,8 +1,8 @@
 """The range a metric cannot leave, guessed from a curve's own values and direction.
 
 An accuracy cannot exceed 1 (or 100 %), a loss cannot fall below 0; a forecaster that extrapolates a
-steep climb or a steep fall does not know that, and forecast an accuracy of 2.5 or a loss of −7 on
-the held-out sets (README "Measured").  Forecasts are therefore *censored* at these bounds
+steep climb or a steep fall does not know that, and can forecast an accuracy above 1 or a negative
+loss (docs/predictors.md).  Forecasts are therefore *censored* at these bounds
 (:meth:`lc_hpo.Forecast.censored`): the probability mass a predictor puts beyond a bound lands on the
 bound, so "far above 1" reads as "close to 1".
 

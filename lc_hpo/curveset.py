@@ -101,7 +101,7 @@ def iter_curves(path: PathLike) -> Iterator[Curve]:
                     raise CurveSetError(
                         f"{path}:{lineno}: config_id {curve.config_id!r} of task {curve.task!r} "
                         f"repeats line {first_line[key]}; a config_id must be unique within its "
-                        "task (README, \"The curve-set format\")")
+                        "task (the curve-set format: README, \"Command line\")")
                 first_line[key] = lineno
                 yield curve
     except (OSError, EOFError, UnicodeDecodeError) as exc:

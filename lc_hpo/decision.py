@@ -35,14 +35,13 @@ from .predictors import Predictor
 from .standing import StandingCalibration
 
 #: Default stop threshold on P(final value beats the incumbent).  0.05 is what Domhan et al. and LC-PFN
-#: use; the README's replay results (``lc-hpo bench hpo``) are the evidence for keeping or changing it.
+#: use; the replays of ``lc-hpo bench hpo`` (docs/measurements.md) are the evidence for keeping it.
 DEFAULT_THRESHOLD = 0.05
 
 #: Default number of completed trials before anything is stopped.  One is enough: an incumbent that is
 #: weak only makes the rule stop less, and every step spent waiting for more completed trials is spent
-#: on full runs.  Chosen on the default's *training* tasks (``lc-hpo bench hpo ...
-#: --methods lc:default:startup=1,...``, README "Measured"): 1 against 5 raised the median speedup from
-#: 2.19 to 2.88 on 22 LCBench tasks and from 1.95 to 2.30 on 5 TaskSet tasks, at lower regret on both.
+#: on full runs.  Chosen on the default's *training* tasks against 2 and 5 (docs/measurements.md,
+#: "How the rule's settings were chosen").
 DEFAULT_N_STARTUP_TRIALS = 1
 
 #: Stop a trial at its first diverged (NaN or infinite) measurement; see ``diverged_patience``.
@@ -106,8 +105,8 @@ class StoppingRule:
         Never stop anything until this many trials have completed.
     min_points:
         Never stop a trial with fewer finite values than this.  One value says where a curve is,
-        not where it is going: on held-out TaskSet tasks the bundled model's one-value forecasts put
-        21 % of finals below their 5 % quantile (2 % from two values on), so the default is 2.
+        not where it is going: one-value forecasts are far less calibrated than two-value ones
+        (docs/measurements.md, "How the rule's settings were chosen"), so the default is 2.
     calibration:
         A :class:`~lc_hpo.standing.StandingCalibration`: read P(better) together with the trial's
         standing among the finished trials passed as ``context``.  None: the forecast's P(better)
@@ -117,8 +116,8 @@ class StoppingRule:
         Stop a trial once this many of its latest measurements in a row are NaN or infinite
         (diverged), provided completed trials have a finite incumbent; None never stops a trial for
         diverging.  Without a finite value to forecast from, the rule would otherwise let such
-        trials run on, often to the end; on the default's training TaskSet tasks stopping them
-        raised the replayed median speedup from 2.73 to 2.91 at less regret (README "Measured").
+        trials run on, often to the end (the evidence: docs/measurements.md, "Stopping diverged
+        runs").
     """
 
     def __init__(

@@ -15,7 +15,7 @@ as successive halving live on.  Two numbers say where a trial stands at its curr
 A :class:`StandingCalibration` is a logistic model that turns a forecast's P(better) into one that
 also reads the standing: ``logit P' = a·logit P + b·share + c·share·u + d·gap + e·gap·u + f``, with
 ``u`` the fraction of the budget observed.  It is fitted on decision situations of curve sets the
-predictor was trained on (``lc-hpo calibrate``, README "Measured"), ships in the predictor's
+predictor was trained on (``lc-hpo calibrate``; docs/measurements.md), ships in the predictor's
 checkpoint, and the :class:`~lc_hpo.decision.StoppingRule` applies it whenever finished trials are
 at hand.  ``benchmarks/decision_features.py`` measures what each part adds.
 """
