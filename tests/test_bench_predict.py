@@ -51,8 +51,14 @@ def test_learning_predictors_are_fitted_on_other_tasks_only():
     r = run_predict_bench(evaluated, [MeanOfTraining()], cutoffs=[0.5], train=train,
                           progress=False)
     assert r["train_tasks"] == ["syn2"] and r["tasks"] == ["syn0", "syn1"]
-    with pytest.raises(ValueError, match="fit on other tasks only"):
+    with pytest.raises(ValueError, match="shares 20 configuration"):
         run_predict_bench(evaluated, [MeanOfTraining()], train=curves, progress=False)
+    # Held-out configurations of a trained-on task (NAS: unseen architectures) are scored, and said.
+    held_out = [c for c in curves if c.task == "syn0" and int(c.config_id) % 2]
+    seen = [c for c in curves if c not in held_out]
+    r = run_predict_bench(held_out, [MeanOfTraining()], cutoffs=[0.5], train=seen, progress=False)
+    assert r["predictors"][MeanOfTraining.name]["0.5"]["n_curves"] == len(held_out)
+    assert "held-out configurations" in r["notes"][0] and "syn0" in r["notes"][0]
     with pytest.raises(ValueError, match="must be fitted"):
         run_predict_bench(evaluated, [MeanOfTraining()], progress=False)
 

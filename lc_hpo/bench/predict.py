@@ -62,18 +62,43 @@ def trained_tasks(predictor: Predictor) -> set[str]:
     return set(getattr(predictor, "metadata_", {}).get("trained_on", {}).get("tasks", []))
 
 
+def trained_config_ids(predictor: Predictor) -> set[tuple[str, str]]:
+    """The (task, config_id) pairs a predictor's checkpoint lists as trained on (may be empty)."""
+    ids = getattr(predictor, "metadata_", {}).get("trained_on", {}).get("config_ids", [])
+    return {tuple(i.split("\x1f", 1)) for i in ids if "\x1f" in i}  # type: ignore[misc]
+
+
+def held_out_tasks(train: Sequence[Curve], evaluated: Sequence[Curve]) -> list[str]:
+    """Tasks that ``train`` and ``evaluated`` share with no configuration in common (held-out
+    configurations, e.g. unseen architectures of a NAS space); a shared config_id is an error."""
+    shared_ids = {(c.task, c.config_id) for c in train} & {(c.task, c.config_id) for c in evaluated}
+    if shared_ids:
+        shown = ", ".join(f"{t}/{c}" for t, c in sorted(shared_ids)[:3])
+        raise ValueError(f"--train shares {len(shared_ids)} configuration(s) with the evaluated "
+                         f"curves (task/config_id: {shown}); evaluate on configurations it never saw")
+    return sorted({c.task for c in train} & {c.task for c in evaluated})
+
+
 def _prepare(predictor: str | Predictor, train: Sequence[Curve] | None,
-             eval_tasks: set[str]) -> Predictor:
+             evaluated: Sequence[Curve]) -> Predictor:
     p = make_predictor(predictor) if isinstance(predictor, str) else predictor
-    if p.needs_fit and not getattr(p, "is_fitted", False):
+    eval_tasks = {c.task for c in evaluated}
+    refit = bool(train) and getattr(p, "refit_with_train", False)
+    if p.needs_fit and (refit or not getattr(p, "is_fitted", False)):
         if not train:
             raise ValueError(f"predictor {p.name!r} must be fitted: give curves of other tasks "
-                             "with --train")
-        overlap = eval_tasks & {c.task for c in train}
-        if overlap:
-            raise ValueError(f"--train shares task(s) {sorted(overlap)[:3]} with the evaluated "
-                             "curves; fit on other tasks only")
+                             "(or other configurations of the same tasks) with --train")
+        held_out_tasks(train, evaluated)
         p.fit(train)
+        return p
+    ids = trained_config_ids(p)
+    if ids:  # the checkpoint lists its configurations: refuse only those
+        shared = ids & {(c.task, c.config_id) for c in evaluated}
+        if shared:
+            raise ValueError(f"{predictor!r} was trained on {len(shared)} of the evaluated "
+                             f"configurations (e.g. {'/'.join(sorted(shared)[0])}); evaluate on "
+                             "configurations it never saw")
+        return p
     seen = trained_tasks(p)
     if seen & eval_tasks:
         raise ValueError(f"{predictor!r} was trained on task(s) {sorted(seen & eval_tasks)[:3]} "
@@ -222,9 +247,15 @@ def run_predict_bench(
                            "train_tasks": sorted({c.task for c in train or []}),
                            "cutoffs": list(cutoffs), "point": point, "folds": folds,
                            "seed": seed}
+    shared = held_out_tasks(train, complete) if train else []
+    if shared:
+        out["notes"] = [f"--train and --curves share task(s) {', '.join(shared)} but no "
+                        "config_id: predictors fitted here are scored on held-out configurations "
+                        "of tasks they were trained on (e.g. unseen architectures), not on unseen "
+                        "tasks"]
     bar = tqdm(total=len(predictors) * len(cutoffs), desc="forecasts", disable=not progress)
     for spec in predictors:
-        p = _prepare(spec, train, eval_tasks)
+        p = _prepare(spec, train, complete)
         name = spec if isinstance(spec, str) else p.name
         out["predictors"][name] = {}
         for cutoff in cutoffs:
@@ -250,4 +281,5 @@ def format_predict(results: dict[str, Any]) -> str:
                 f"| {name} | {float(cutoff):.0%} | {f['mae']:.4g} | {f['rmse']:.4g} | "
                 f"{f['nmae']:.3f} | {rest['mae']:.4g} | {rest['rmse']:.4g} | {f['loglik']:.2f} | "
                 f"{f['coverage90']:.2f} | {f['spearman']:.2f} | {1e3 * r['seconds_per_curve']:.3f} |")
+    lines += [f"\nnote: {note}" for note in results.get("notes", [])]
     return "\n".join(lines)

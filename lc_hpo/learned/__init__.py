@@ -3,14 +3,18 @@
 import os
 
 from .checkpoint import CheckpointError, load_checkpoint
+from .lc_gode import LCGODENoGraphPredictor, LCGODEPredictor
 from .predictors import MixtureLSTMPredictor, RecursiveLSTMPredictor
 from .prior import synthetic_curves
 
 _KINDS = {MixtureLSTMPredictor.kind: MixtureLSTMPredictor,
-          RecursiveLSTMPredictor.kind: RecursiveLSTMPredictor}
+          RecursiveLSTMPredictor.kind: RecursiveLSTMPredictor,
+          LCGODEPredictor.kind: LCGODEPredictor,
+          LCGODENoGraphPredictor.kind: LCGODENoGraphPredictor}
 
 
-def load_predictor(path: str | os.PathLike) -> MixtureLSTMPredictor | RecursiveLSTMPredictor:
+def load_predictor(path: str | os.PathLike
+                   ) -> MixtureLSTMPredictor | RecursiveLSTMPredictor | LCGODEPredictor:
     """Whatever learned predictor a checkpoint holds (weights only)."""
     kind = load_checkpoint(path).get("kind")
     if kind not in _KINDS:
@@ -19,6 +23,8 @@ def load_predictor(path: str | os.PathLike) -> MixtureLSTMPredictor | RecursiveL
 
 __all__ = [
     "CheckpointError",
+    "LCGODENoGraphPredictor",
+    "LCGODEPredictor",
     "MixtureLSTMPredictor",
     "RecursiveLSTMPredictor",
     "load_checkpoint",

@@ -6,10 +6,12 @@ import argparse
 from pathlib import Path
 
 from ..cli_args import positive_int, positive_limit, read_curve_files
+from .lc_gode import LCGODENoGraphPredictor, LCGODEPredictor
 from .predictors import MixtureLSTMPredictor, RecursiveLSTMPredictor
 from .prior import synthetic_curves
 
-MODELS = {"lstm_mixture": MixtureLSTMPredictor, "lstm": RecursiveLSTMPredictor}
+MODELS = {"lstm_mixture": MixtureLSTMPredictor, "lstm": RecursiveLSTMPredictor,
+          "lc_gode": LCGODEPredictor, "lc_gode_nograph": LCGODENoGraphPredictor}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,9 +23,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prior-tasks", type=positive_int, default=150, help="synthetic tasks (150)")
     p.add_argument("--prior-curves", type=positive_int, default=80, help="curves per synthetic task (80)")
     p.add_argument("--model", default="lstm_mixture", choices=sorted(MODELS))
-    p.add_argument("--hidden", type=positive_int, default=64, help="LSTM width (64)")
+    p.add_argument("--hidden", type=positive_int, default=64,
+                   help="LSTM width; for lc_gode the ODE vector field's width (64)")
+    p.add_argument("--graph-layer", default="gcn", choices=["gcn", "gat"],
+                   help="lc_gode's graph layers (gcn)")
     p.add_argument("--minutes", type=positive_limit, default=25.0, help="training time limit (25)")
-    p.add_argument("--max-steps", type=positive_int, default=50_000, help="optimiser steps at most")
+    p.add_argument("--max-steps", type=positive_int, default=None,
+                   help="optimiser steps at most (50000; lc_gode 1500)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, metavar="PATH", help="checkpoint to write (.pt)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -40,8 +46,12 @@ def run(args: argparse.Namespace) -> int:
     n_real = len(curves)
     if args.prior:
         curves += synthetic_curves(args.prior_tasks, args.prior_curves, seed=args.seed)
+    extra = {"graph_layer": args.graph_layer} if args.model.startswith("lc_gode") else {}
+    max_steps = args.max_steps if args.max_steps is not None else \
+        (1500 if args.model.startswith("lc_gode") else 50_000)
     model = MODELS[args.model](hidden=args.hidden, max_minutes=args.minutes,
-                               max_steps=args.max_steps, seed=args.seed, progress=not args.quiet)
+                               max_steps=max_steps, seed=args.seed, progress=not args.quiet,
+                               **extra)
     model.fit(curves)
     model.metadata_["trained_on"]["files"] = [Path(f).name for f in args.curves]
     model.metadata_["trained_on"]["prior"] = (

@@ -26,6 +26,21 @@ def _lstm_mixture(**params: Any) -> Predictor:
     return MixtureLSTMPredictor(**params)
 
 
+def _lc_gode(**params: Any) -> Predictor:
+    """LC-GODE: with no parameters the shipped checkpoint (trained on NAS-Bench-201 cells), with
+    parameters an unfitted model to ``fit`` (or train with ``lc-hpo train --model lc_gode``)."""
+    from ..learned.lc_gode import LCGODEPredictor
+
+    return LCGODEPredictor(**params) if params else LCGODEPredictor.shipped()
+
+
+def _lc_gode_nograph(**params: Any) -> Predictor:
+    """LC-GODE's graph-free ablation; shipped weights or an unfitted model, as ``lc_gode``."""
+    from ..learned.lc_gode import LCGODENoGraphPredictor
+
+    return LCGODENoGraphPredictor(**params) if params else LCGODENoGraphPredictor.shipped()
+
+
 def _study(**params: Any) -> Predictor:
     from .in_study import InStudyPredictor
 
@@ -47,6 +62,8 @@ _REGISTRY: dict[str, Callable[..., Predictor]] = {
     "lstm": _lstm,
     "lstm_mixture": _lstm_mixture,
     "default": _default,
+    "lc_gode": _lc_gode,
+    "lc_gode_nograph": _lc_gode_nograph,
     "study": _study,
 }
 #: Predictors that are ready without fitting: the per-curve ones and the bundled default.
