@@ -19,6 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 from lc_hpo.arch import ArchError, ArchGraph
 from lc_hpo.arch_source import ARCH_KEY, ArchFn, ArchSource, as_graph
 from lc_hpo._validation import check_int
+from lc_hpo.budget_prior import ESTIMATE_KEY, prior_decision, read_estimate, step_budget
 from lc_hpo.curve import Curve, Mode
 from lc_hpo.decision import (DEFAULT_DIVERGED_PATIENCE, DEFAULT_N_STARTUP_TRIALS,
                              DEFAULT_THRESHOLD, Decision,
@@ -112,7 +113,9 @@ class LCPruner(BasePruner):
                 "create the study with one direction"
             )
         step = trial.last_step
-        if step is None or step < self._rule.min_steps:
+        if step is None:  # before the first report only a stored estimate can decide
+            return self._prior_stop(study, trial)
+        if step < self._rule.min_steps:
             return False
         completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if len(completed) < self._rule.n_startup_trials:
@@ -230,6 +233,27 @@ class LCPruner(BasePruner):
                 key="record",
             )
 
+    def _prior_stop(self, study: "optuna.study.Study", trial: FrozenTrial) -> bool:
+        """Stop a trial before its first report from its stored estimate (see :func:`set_estimate`);
+        without one, or with one that cannot be read, never."""
+        raw = trial.user_attrs.get(ESTIMATE_KEY)
+        if raw is None:
+            return False
+        try:
+            completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            mode: Mode = "min" if study.direction == StudyDirection.MINIMIZE else "max"
+            incumbent = None
+            if len(completed) >= self._rule.n_startup_trials:
+                incumbent, _ = self._incumbent_and_budget(completed, mode, self._cache(study)[0])
+            decision = prior_decision(raw, incumbent, threshold=self._rule.threshold, mode=mode)
+        except Exception as exc:  # noqa: BLE001 - an estimate that fails never stops a trial
+            self._rule.warn_once(f"the training-time estimate on trial {trial.number} could not be "
+                                 f"used ({exc}); such trials train as without one", key="estimate")
+            return False
+        if self._record and decision.stop:
+            self._store(study, trial, decision)
+        return decision.stop
+
     def __repr__(self) -> str:
         return (f"LCPruner(predictor={self._rule.predictor!r}, threshold={self._rule.threshold}, "
                 f"min_steps={self._rule.min_steps}, n_startup_trials={self._rule.n_startup_trials},"
@@ -265,4 +289,38 @@ def set_architecture(trial: optuna.trial.BaseTrial, graph: object) -> ArchGraph 
     return parsed
 
 
-__all__ = ["FORECAST_ATTR", "LCPruner", "set_architecture"]
+def set_estimate(trial: optuna.trial.BaseTrial, estimate: object) -> bool:
+    """Store a trial's training-time estimate before its first epoch, for ``LCPruner`` to budget with.
+
+    ``estimate`` is a :class:`~lc_hpo.estimate.TrainingTimeEstimate` (or its ``to_dict()``), kept as
+    plain JSON in the user attribute ``lc_estimate``.  ``LCPruner`` then reads it when the trial calls
+    ``trial.should_prune()`` before reporting: a trial predicted to diverge, or whose predicted
+    training loss cannot beat the incumbent with probability at least the threshold, is pruned at
+    step 0 (so report the training loss the estimate predicts).  :func:`estimated_budget` gives the
+    trial's step budget.  An estimate that cannot be read is not stored and never stops the trial
+    (a :class:`~lc_hpo.decision.ForecastWarning` says so).  Returns whether it was stored.
+    """
+    try:
+        trial.set_user_attr(ESTIMATE_KEY, read_estimate(estimate))
+    except Exception as exc:  # noqa: BLE001 - a failed estimate must never fail the trial
+        warnings.warn(f"set_estimate: the estimate of trial {trial.number} cannot be stored ({exc}); "
+                      "it trains as without one", ForecastWarning, stacklevel=2)
+        return False
+    return True
+
+
+def estimated_budget(trial: optuna.trial.BaseTrial, default: int, steps_per_report: int = 1) -> int:
+    """How many reports the trial should train for: its stored estimate's predicted steps to the
+    target (upper end of the 80 % interval, in reporting units of ``steps_per_report`` SGD steps),
+    at most ``default``; ``default`` when it has no usable estimate."""
+    raw = trial.user_attrs.get(ESTIMATE_KEY) if hasattr(trial, "user_attrs") else None
+    if raw is None:
+        return default
+    try:
+        budget = step_budget(raw, steps_per_report, cap=default)
+    except Exception:  # noqa: BLE001 - an unreadable estimate means the usual budget
+        return default
+    return default if budget is None else budget
+
+
+__all__ = ["FORECAST_ATTR", "LCPruner", "estimated_budget", "set_architecture", "set_estimate"]

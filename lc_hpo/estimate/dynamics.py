@@ -1,0 +1,219 @@
+"""Training dynamics of the linearised network in function space (Zancato et al. 2020).
+
+On M samples with kernel Θ = U Λ Uᵀ, one SGD step of the linearised network moves the outputs by
+
+    f ← f − (η/M) Θ g(f) − η λ_wd (J w0 + f − f0) + noise,
+
+where g(f) stacks each sample's loss gradient with respect to its outputs (softmax(f) − onehot(y) for
+cross-entropy, 2 (f − y) / C for the mean squared error) and the weight-decay term pulls the weights
+towards zero (J w0 is what that pull does to the outputs).  Averaging over M samples instead of all N
+is the Monte-Carlo rescaling of the spectrum and of the residual energies to the full data set: the
+eigenvalues of Θ_MM / M estimate those of Θ_NN / N.
+
+* MSE without noise: the recursion is affine, so the loss at every step is a closed form in the
+  eigenbasis (:func:`mse_closed_form`).
+* Cross-entropy, and either loss with SGD noise: the outputs are iterated (:func:`simulate`).  The
+  minibatch noise of batch size B has covariance (η² / B) (N − B) / (N − 1) Cov_i(v_i), where
+  v_i = Θ_{:,i} g_i is how sample i's gradient moves the outputs; it is simulated as a low-dimensional
+  SDE in the eigen-directions that move within the horizon (Euler–Maruyama on a grid coarse enough to
+  be cheap and fine enough to stay accurate).
+* Momentum m: the effective rate η / (1 − m) (the heavy-ball SDE limit), with the momentum buffer's
+  warm-up counted: after t steps the weights have moved as far as t − m (1 − m^t) / (1 − m) steps at
+  the effective rate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Euler steps are taken no coarser than this fraction of the fastest mode's time constant.
+EULER_FRACTION = 0.05
+#: A direction is kept when it moves at least this much (η λ_i t / M) within the horizon.
+MOVES = 1e-3
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """Θ's eigendecomposition, descending, restricted to the directions worth keeping."""
+
+    values: np.ndarray  # (k,)
+    vectors: np.ndarray  # (M*C, k)
+    top: float  # the largest eigenvalue of Θ
+
+
+def spectrum(theta: np.ndarray) -> Spectrum:
+    vals, vecs = np.linalg.eigh(theta)
+    vals, vecs = vals[::-1].clip(min=0.0), vecs[:, ::-1]
+    return Spectrum(values=vals, vectors=vecs, top=float(vals[0]) if vals.size else 0.0)
+
+
+def keep_moving(spec: Spectrum, lr: float, n: int, horizon: int, max_dirs: int) -> Spectrum:
+    """The eigen-directions that move within ``horizon`` steps (at most ``max_dirs``)."""
+    moves = lr * spec.values * horizon / n >= MOVES
+    k = int(min(max(int(moves.sum()), 1), max_dirs))
+    return Spectrum(values=spec.values[:k], vectors=spec.vectors[:, :k], top=spec.top)
+
+
+# --- losses and their gradients with respect to the outputs -------------------------------------
+def per_sample_loss(loss: str, f: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each sample's loss, shape f.shape[:-1] (f is (..., M, C))."""
+    if loss == "cross_entropy":
+        m = f.max(axis=-1, keepdims=True)
+        lse = (m + np.log(np.exp(f - m).sum(axis=-1, keepdims=True)))[..., 0]
+        idx = np.broadcast_to(y.astype(int)[:, None], f.shape[:-1] + (1,))
+        return lse - np.take_along_axis(f, idx, -1)[..., 0]
+    return ((f - y) ** 2).mean(axis=-1)
+
+
+def grad(loss: str, f: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """d loss_i / d f_i for every sample (same shape as f)."""
+    if loss == "cross_entropy":
+        p = np.exp(f - f.max(axis=-1, keepdims=True))
+        p /= p.sum(axis=-1, keepdims=True)
+        p[..., np.arange(f.shape[-2]), y.astype(int)] -= 1.0
+        return p
+    return 2.0 * (f - y) / f.shape[-1]
+
+
+def sharpness(loss: str, theta: np.ndarray, f0: np.ndarray, top: float, iters: int = 50) -> float:
+    """The largest eigenvalue of the Gauss-Newton matrix at w0 in function space, per sample.
+
+    For the MSE it is (2/C) λ_max(Θ) / M; for cross-entropy λ_max(Θ H) / M, with H the block-diagonal
+    softmax Hessian, by power iteration.  Gradient descent on the linearised model is stable while
+    η λ < 2 (the classical step-size limit), and diverges beyond it.
+    """
+    M, C = f0.shape
+    if loss != "cross_entropy":
+        return 2.0 * top / (C * M)
+    p = np.exp(f0 - f0.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+
+    def h(v: np.ndarray) -> np.ndarray:
+        v = v.reshape(M, C)
+        return (p * v - p * (p * v).sum(axis=1, keepdims=True)).reshape(-1)
+
+    v = np.random.default_rng(0).normal(size=M * C)
+    lam = 0.0
+    for _ in range(iters):
+        w = theta @ h(v) / M
+        lam = float(np.linalg.norm(w) / max(np.linalg.norm(v), 1e-300))
+        v = w / max(np.linalg.norm(w), 1e-300)
+    return lam
+
+
+# --- MSE, noise-free: closed form ----------------------------------------------------------------
+def mse_closed_form(spec: Spectrum, f0: np.ndarray, y: np.ndarray, jw0: np.ndarray | None,
+                    lr: float, wd: float, times: np.ndarray) -> np.ndarray:
+    """Full-batch GD loss of the linearised network at ``times`` (effective steps), exactly.
+
+    With a = 2 η / (M C) and residual r = f − y: r ← (I − a Θ − η λ_wd) r − η λ_wd (y + J w0 − f0),
+    an affine recursion whose solution is r_t = r* + (I − a Θ − η λ_wd)^t (r_0 − r*).
+    """
+    M, C = f0.shape
+    r0 = (f0 - y).reshape(-1)
+    a = 2.0 * lr / (M * C)
+    U, lam = spec.vectors, spec.values
+    if wd > 0:
+        b = -lr * wd * (y + (jw0 if jw0 is not None else 0.0) - f0).reshape(-1)
+        # fixed point r* solves (a Θ + η λ_wd) r* = b, in the eigenbasis plus the rest of the space
+        c_b = U.T @ b
+        rest_b = b - U @ c_b
+        r_star_c = c_b / (a * lam + lr * wd)
+        r_star_rest = rest_b / (lr * wd)
+    else:
+        r_star_c = np.zeros(lam.size)
+        r_star_rest = np.zeros(M * C)
+    c0 = U.T @ r0 - r_star_c
+    rest0 = r0 - U @ (U.T @ r0) - r_star_rest
+    factor = 1.0 - a * lam - lr * wd
+    t = np.asarray(times, dtype=float)[:, None]
+    with np.errstate(over="ignore", invalid="ignore"):
+        in_span = r_star_c[None, :] + (factor[None, :] ** t) * c0[None, :]
+        out = (1.0 - lr * wd) ** t[:, 0]
+        energy = (in_span ** 2).sum(axis=1) + ((r_star_rest[None, :] + out[:, None] * rest0[None, :]) ** 2
+                                               ).sum(axis=1)
+    return energy / (M * C)
+
+
+# --- simulation: iterated output dynamics with SGD noise ------------------------------------------
+@dataclass(frozen=True)
+class Paths:
+    times: np.ndarray  # (T,) effective steps of the grid
+    losses: np.ndarray  # (P, T) loss on the M samples along each path
+
+
+def simulate(loss: str, spec: Spectrum, f0: np.ndarray, y: np.ndarray, jw0: np.ndarray | None, *,
+             lr: float, wd: float, batch_size: int, n_total: int, horizon: int, curvature: float,
+             n_paths: int, noise: bool, rng: np.random.Generator, n_grid: int = 400) -> Paths:
+    """Iterate the linearised outputs for ``horizon`` effective steps along ``n_paths`` SDE paths.
+
+    ``curvature`` is the Gauss-Newton sharpness (:func:`sharpness`): the Euler step is at most
+    :data:`EULER_FRACTION` of the fastest mode's time constant, and at least horizon / n_grid steps.
+    """
+    M, C = f0.shape
+    rho = max(n_total - batch_size, 0) / max(n_total - 1, 1)  # finite-population factor
+    noisy = noise and rho > 0
+    P = n_paths if noisy else 1
+    stable_s = EULER_FRACTION / max(lr * (curvature + wd), 1e-300)
+    s = int(max(1, min(math.floor(stable_s), math.ceil(horizon / n_grid))))
+    n_steps = int(math.ceil(horizon / s))
+    U = np.ascontiguousarray(spec.vectors, dtype=np.float32)  # (MC, k)
+    U3 = U.reshape(M, C, -1)
+    lam = spec.values.astype(np.float32)
+    f = np.broadcast_to(f0, (P, M, C)).astype(np.float32)
+    f0_32 = f0.astype(np.float32)
+    drift_wd = (jw0 - f0).astype(np.float32) if wd > 0 else None  # J w0 is required then
+    noise_scale = lr * math.sqrt(rho * s / (batch_size * M)) if noisy else 0.0
+    times = np.minimum(np.arange(n_steps + 1, dtype=float) * s, float(horizon))
+    out = np.empty((P, n_steps + 1))
+    out[:, 0] = per_sample_loss(loss, f0_32[None], y).mean(axis=1)
+    for j in range(1, n_steps + 1):
+        g = grad(loss, f, y)  # (P, M, C)
+        a = g.reshape(P, M * C) @ U * lam  # (P, k) = U_kᵀ Θ g
+        step = (lr * s / M) * (a @ U.T)
+        if noisy:
+            # each sample's output-moving vector in the eigenbasis, v_i = Λ U_kᵀ[i] g_i: (M, P, k)
+            v = np.matmul(g.transpose(1, 0, 2), U3) * lam
+            v -= v.mean(axis=0, keepdims=True)
+            eps = rng.standard_normal((P, 1, M)).astype(np.float32)
+            z = np.matmul(eps, v.transpose(1, 0, 2))[:, 0, :]  # (P, k)
+            step -= noise_scale * (z @ U.T)
+        f -= step.reshape(P, M, C)
+        if drift_wd is not None:
+            f -= (lr * wd * s) * (f + drift_wd)
+        out[:, j] = per_sample_loss(loss, f, y).mean(axis=1)
+        if not np.isfinite(out[:, j]).all():
+            out[:, j:] = np.inf
+            break
+    return Paths(times=times, losses=out)
+
+
+# --- momentum: real steps and effective steps -----------------------------------------------------
+def effective_steps(t: np.ndarray, momentum: float) -> np.ndarray:
+    """How many steps at rate η / (1 − m) the heavy ball has moved after t real steps."""
+    t = np.asarray(t, dtype=float)
+    if momentum == 0:
+        return t
+    m = momentum
+    return np.maximum(t - m * (1.0 - m ** t) / (1.0 - m), 0.0)
+
+
+def real_steps(tau: np.ndarray, momentum: float) -> np.ndarray:
+    """The inverse of :func:`effective_steps` (by bisection; exact for m = 0)."""
+    tau = np.asarray(tau, dtype=float)
+    if momentum == 0:
+        return tau
+    lo = np.zeros_like(tau)
+    hi = tau + momentum / (1.0 - momentum) + 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        below = effective_steps(mid, momentum) < tau
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return np.where(np.isfinite(tau), hi, np.inf)
+
+
+__all__ = ["Paths", "Spectrum", "effective_steps", "grad", "keep_moving",
+           "mse_closed_form", "per_sample_loss", "real_steps", "sharpness", "simulate", "spectrum"]

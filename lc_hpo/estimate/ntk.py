@@ -1,0 +1,97 @@
+"""The empirical neural tangent kernel of a network at its current weights, on a few samples.
+
+Linearising a network around its pretrained weights w0, f(x; w) ≈ f(x; w0) + J(x)(w − w0), gradient
+descent moves the outputs through the kernel Θ = J Jᵀ (Zancato et al. 2020).  Per-sample Jacobians come
+from ``torch.func`` (``vmap`` over ``jacrev`` of a ``functional_call``), in chunks of samples so memory
+stays bounded; when the network has more parameters than ``projection_dim``, each Jacobian row is
+compressed with a CountSketch (every parameter hashed to one of ``projection_dim`` buckets with a random
+sign), whose inner products are unbiased estimates of the exact ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.func import functional_call, jacrev, jvp, vmap
+
+#: Samples per ``vmap`` chunk of Jacobians (memory is chunk × outputs × parameters floats).
+CHUNK = 32
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """The empirical NTK on M samples, outputs flattened sample-major (index ``i * C + c``)."""
+
+    theta: np.ndarray  # (M*C, M*C) float64, J Jᵀ
+    f0: np.ndarray  # (M, C) outputs at w0
+    jw0: np.ndarray | None  # (M, C) J w0, the outputs' pull under weight decay (None if not asked)
+    n_params: int
+    projected: bool
+
+
+def trainable(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's trainable parameters by name, detached (the model is never touched)."""
+    return {k: p.detach() for k, p in model.named_parameters() if p.requires_grad}
+
+
+def outputs(model: torch.nn.Module, X: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    """The model's outputs on X as an (N, C) tensor, without gradients."""
+    with torch.no_grad():
+        out = torch.cat([model(X[i:i + chunk]) for i in range(0, len(X), chunk)])
+    return out.reshape(len(X), -1)
+
+
+def empirical_ntk(model: torch.nn.Module, X: torch.Tensor, *, projection_dim: int = 4096,
+                  weight_decay: bool = False, seed: int = 0) -> Kernel:
+    """The empirical NTK of ``model`` on the samples ``X`` (a few hundred at most).
+
+    Args:
+        model: The network; its trainable parameters are the ones the kernel is taken over.
+        X: The samples, shape (M, ...).
+        projection_dim: Above this many parameters each Jacobian row is CountSketched to this size.
+        weight_decay: Also compute J w0 (one forward-mode product), which weight decay needs.
+        seed: Seeds the sketch.
+    """
+    params = trainable(model)
+    buffers = {k: b.detach() for k, b in model.named_buffers()}
+    n_params = sum(p.numel() for p in params.values())
+
+    def f_single(p: dict, x: torch.Tensor) -> torch.Tensor:
+        return functional_call(model, (p, buffers), (x.unsqueeze(0),)).reshape(-1)
+
+    gen = torch.Generator().manual_seed(seed)
+    project = n_params > projection_dim
+    sketch = {}
+    if project:
+        for k, p in params.items():
+            idx = torch.randint(0, projection_dim, (p.numel(),), generator=gen)
+            sign = torch.randint(0, 2, (p.numel(),), generator=gen, dtype=p.dtype) * 2 - 1
+            sketch[k] = (idx, sign)
+    jac_fn = vmap(jacrev(f_single), in_dims=(None, 0))
+    rows = []
+    for start in range(0, len(X), CHUNK):
+        xb = X[start:start + CHUNK]
+        jac = jac_fn(params, xb)  # name -> (b, C, *shape)
+        b, c = next(iter(jac.values())).shape[:2]
+        if project:
+            out = torch.zeros(b * c, projection_dim, dtype=torch.float64)
+            for k, j in jac.items():
+                idx, sign = sketch[k]
+                out.index_add_(1, idx, (j.reshape(b * c, -1) * sign).double())
+        else:
+            out = torch.cat([j.reshape(b * c, -1).double() for j in jac.values()], dim=1)
+        rows.append(out)
+    J = torch.cat(rows)
+    theta = (J @ J.T).numpy()
+    with torch.no_grad():
+        f0 = torch.func.vmap(f_single, in_dims=(None, 0))(params, X).double().numpy()
+        jw0 = None
+        if weight_decay:
+            _, t = jvp(lambda p: functional_call(model, (p, buffers), (X,)), (params,), (params,))
+            jw0 = t.reshape(len(X), -1).double().numpy()
+    return Kernel(theta=theta, f0=f0, jw0=jw0, n_params=n_params, projected=project)
+
+
+__all__ = ["Kernel", "empirical_ntk", "outputs", "trainable"]
