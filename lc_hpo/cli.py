@@ -106,6 +106,14 @@ def _data_lcbench(args: argparse.Namespace) -> int:
 
 
 def _data_record(args: argparse.Namespace) -> int:
+    if args.space == "nas201":
+        from .bench.sources.nas_record import record_nas_to_file
+
+        n = record_nas_to_file(args.out, dataset=args.dataset, n_configs=args.configs,
+                               epochs=args.epochs, seed=args.seed, workers=args.workers,
+                               progress=not args.quiet)
+        print(f"wrote {n} curves to {args.out}")
+        return 0
     from .bench.sources.record import record_to_file
 
     n = record_to_file(args.out, dataset=args.dataset, n_configs=args.configs, epochs=args.epochs,
@@ -245,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--configs", type=positive_int, default=100)
     rec.add_argument("--epochs", type=positive_int, default=30)
     rec.add_argument("--seed", type=int, default=0)
+    rec.add_argument("--space", default="mlp-cnn", choices=["mlp-cnn", "nas201"],
+                     help="mlp-cnn: MLPs and small CNNs with optimiser settings (default); nas201: "
+                     "NAS-Bench-201-style cell networks (cell, depth, width), each curve with its "
+                     "cell's graph as arch, for training lc_gode on a NAS space")
+    rec.add_argument("--workers", type=positive_int, default=1,
+                     help="training processes for --space nas201 (default 1)")
     rec.add_argument("--out", required=True, metavar="FILE")
     rec.add_argument("--quiet", action="store_true")
     rec.set_defaults(func=_data_record)

@@ -143,29 +143,23 @@ class CellNetwork(nn.Module):
 
 # --- the search space -------------------------------------------------------------------------
 DEPTHS = (1, 2)
-WIDTHS = (8, 16)
+WIDTHS = (4, 8)
+DEFAULT_LR = 0.05
+BATCH_SIZE = 128
 
 
 def sample_nas_config(rng: np.random.Generator) -> dict[str, Any]:
-    """A random configuration: a cell (six ops drawn uniformly), depth, width and learning rate."""
+    """A random configuration: a cell (six ops drawn uniformly), cells per stage, channels."""
     ops = [CELL_OPS[i] for i in rng.integers(0, len(CELL_OPS), size=N_CELL_EDGES)]
-    return {
-        "cell": cell_string(ops),
-        "depth": int(rng.choice(DEPTHS)),
-        "width": int(rng.choice(WIDTHS)),
-        "lr": float(math.exp(rng.uniform(math.log(3e-3), math.log(0.3)))),
-    }
+    return {"cell": cell_string(ops), "depth": int(rng.choice(DEPTHS)),
+            "width": int(rng.choice(WIDTHS))}
 
 
 def suggest_nas_config(trial: Any) -> dict[str, Any]:
     """The same space as :func:`sample_nas_config`, suggested by an Optuna trial."""
     ops = [trial.suggest_categorical(f"edge{i}", list(CELL_OPS)) for i in range(N_CELL_EDGES)]
-    return {
-        "cell": cell_string(ops),
-        "depth": trial.suggest_categorical("depth", list(DEPTHS)),
-        "width": trial.suggest_categorical("width", list(WIDTHS)),
-        "lr": trial.suggest_float("lr", 3e-3, 0.3, log=True),
-    }
+    return {"cell": cell_string(ops), "depth": trial.suggest_categorical("depth", list(DEPTHS)),
+            "width": trial.suggest_categorical("width", list(WIDTHS))}
 
 
 def nas_arch(config: Mapping[str, Any]) -> ArchGraph:
@@ -177,35 +171,68 @@ def build_nas_model(config: Mapping[str, Any], n_classes: int) -> CellNetwork:
     return CellNetwork(str(config["cell"]), int(config["depth"]), int(config["width"]), n_classes)
 
 
-def train_nas(config: Mapping[str, Any], data: Dataset, epochs: int, seed: int = 0,
-              batch_size: int = 64) -> Iterator[EpochResult]:
-    """Train a cell network with SGD (momentum 0.9, cosine schedule), one result per epoch."""
-    torch.manual_seed(seed)
-    model = build_nas_model(config, data.n_classes)
-    opt = torch.optim.SGD(model.parameters(), lr=float(config["lr"]), momentum=0.9,
-                          weight_decay=5e-4, nesterov=True)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    loss_fn = nn.CrossEntropyLoss()
-    gen = torch.Generator().manual_seed(seed)
-    n = data.x_train.shape[0]
-    for epoch in range(1, epochs + 1):
+class NASTrainer:
+    """One cell network's training, an epoch at a time: SGD with Nesterov momentum 0.9, weight decay
+    5e-4 and a cosine schedule over ``epochs`` (NAS-Bench-201's recipe, shortened), learning rate
+    ``config["lr"]`` (default 0.05).  Its state is plain tensors, so a scheduler can pause it and a
+    checkpoint loads as weights only."""
+
+    def __init__(self, config: Mapping[str, Any], data: Dataset, epochs: int, seed: int = 0,
+                 batch_size: int = BATCH_SIZE) -> None:
+        self.config, self.data, self.batch_size = dict(config), data, batch_size
+        torch.manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.model = build_nas_model(config, data.n_classes)
+        self.optimizer = torch.optim.SGD(self.model.parameters(),
+                                         lr=float(config.get("lr", DEFAULT_LR)), momentum=0.9,
+                                         weight_decay=5e-4, nesterov=True)
+        self.schedule = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=epochs)
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.epochs_done = 0
+
+    def epoch(self) -> EpochResult:
+        """Train one more epoch and evaluate on the validation split."""
         start = time.perf_counter()
-        model.train()
+        data = self.data
+        self.model.train()
         total, count = 0.0, 0
-        for idx in torch.randperm(n, generator=gen).split(batch_size):
-            opt.zero_grad()
-            loss = loss_fn(model(data.x_train[idx]), data.y_train[idx])
+        for idx in torch.randperm(len(data.y_train), generator=self.generator).split(
+                self.batch_size):
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.model(data.x_train[idx]), data.y_train[idx])
             loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
+            self.optimizer.step()
+            total += loss.detach().item() * len(idx)
             count += len(idx)
-        sched.step()
-        model.eval()
+        self.schedule.step()
+        self.model.eval()
         with torch.no_grad():
-            logits = model(data.x_val)
-            val_loss = float(loss_fn(logits, data.y_val))
+            logits = self.model(data.x_val)
+            val_loss = float(self.loss_fn(logits, data.y_val))
             acc = float((logits.argmax(1) == data.y_val).float().mean())
         train_loss = total / max(count, 1)
-        if not math.isfinite(train_loss):
+        if not math.isfinite(train_loss):  # a diverged run: its measurements are not numbers
             acc = val_loss = math.nan
-        yield EpochResult(epoch, acc, val_loss, train_loss, time.perf_counter() - start)
+        self.epochs_done += 1
+        return EpochResult(self.epochs_done, acc, val_loss, train_loss,
+                           time.perf_counter() - start)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "schedule": self.schedule.state_dict(), "epochs_done": self.epochs_done,
+                "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.epochs_done = int(state["epochs_done"])
+        self.generator.set_state(state["generator"])
+
+
+def train_nas(config: Mapping[str, Any], data: Dataset, epochs: int, seed: int = 0
+              ) -> Iterator[EpochResult]:
+    """Train a cell network for ``epochs`` epochs, yielding after each one."""
+    trainer = NASTrainer(config, data, epochs, seed)
+    for _ in range(epochs):
+        yield trainer.epoch()
