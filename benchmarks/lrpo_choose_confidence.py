@@ -8,10 +8,9 @@ picked and the mean validation accuracy (the test split is not looked at).
 
 from __future__ import annotations
 
+import lrpo_common as common
 import numpy as np
 import torch
-
-import lrpo_common as common
 
 CANDIDATES = (0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9)
 

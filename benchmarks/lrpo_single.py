@@ -15,11 +15,10 @@ import argparse
 import json
 import os
 
+import lrpo_common as common
 import numpy as np
 import torch
 from tqdm import tqdm
-
-import lrpo_common as common
 
 SHORT = ("lrpo_code", "lrpo_predictor", "lrpo_predictor@0.6", "step", "cosine", "onecycle")
 

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -86,7 +87,7 @@ def predictor_alpha(losses: Sequence[float], predictor: Predictor | None = None,
     t = values.size
     alphas = np.linspace(1.0, ALPHA_RANGE[1], grid)
     curve = Curve(steps=np.arange(1, t + 1), values=values, mode="min", metric="train_loss",
-                  max_step=t + int(math.ceil(ALPHA_RANGE[1])))
+                  max_step=t + math.ceil(ALPHA_RANGE[1]))
     forecast = model.predict([curve], steps=t + alphas)
     if not bool(forecast.is_finite[0]):
         raise ValueError("the trajectory predictor returned a non-finite forecast")
@@ -262,7 +263,7 @@ class LRPO:
         try:
             self.alpha = predictor_alpha(losses, self.predictor, confidence=self.confidence)
             self.alpha_reason = "predictor forecast"
-        except Exception as exc:  # a failed forecast must never stop training
+        except Exception as exc:  # noqa: BLE001 - a failed forecast must never stop training
             self._warn("predictor", f"the trajectory predictor failed ({exc!r}); no jump")
             self.alpha, self.alpha_reason = 1.0, "predictor failed: no jump"
 
@@ -313,26 +314,35 @@ class LRPO:
 
 def lrpo_schedule(optimizer: Any, train_epoch: Callable[[], float], *,
                   evaluate: Callable[[], float] | None = None,
-                  report: Callable[[int, float | None], None] | None = None,
+                  report: Callable[[dict[str, Any]], None] | None = None,
                   **params: Any) -> LRPO:
     """Run a trial's whole training as an LRPO short schedule; the budget option for HPO.
 
     ``train_epoch()`` trains one epoch and returns its training loss; ``evaluate()`` (optional)
-    returns the metric to report; ``report(epoch, metric)`` (optional) hands it to the HPO framework
-    (``trial.report`` in Optuna, ``tune.report`` in Ray Tune).  ``params`` go to :class:`LRPO`.
-    Returns the controller; each ``history`` entry also holds ``metric`` when ``evaluate`` is given.
+    returns the metric to report after each epoch; ``report(entry)`` (optional) hands the epoch's
+    history entry (``epoch``, ``loss``, ``lr``, ``phase``, ``alpha`` once decided, and ``metric``
+    when ``evaluate`` is given) to the HPO framework: ``trial.report(e["metric"], e["epoch"])`` in
+    Optuna, ``tune.report(e)`` in Ray Tune.  ``params`` go to :class:`LRPO`.  Returns the
+    controller, finished (``done``).
     """
     ctl = LRPO(optimizer, **params)
     for _ in range(ctl.total_epochs):
         ctl.step(train_epoch())
-        metric = None
+        entry = ctl.history[-1]
         if evaluate is not None:
-            metric = float(evaluate())
-            ctl.history[-1]["metric"] = metric
+            entry["metric"] = float(evaluate())
         if report is not None:
-            report(ctl.epoch, metric)
+            report({**entry, "alpha": ctl.alpha})
     return ctl
 
 
-__all__ = ["ALPHA_RANGE", "LRPO", "LRPOWarning", "MODES", "PHASES", "code_alpha", "lrpo_schedule",
-           "predictor_alpha"]
+__all__ = [
+    "ALPHA_RANGE",
+    "LRPO",
+    "MODES",
+    "PHASES",
+    "LRPOWarning",
+    "code_alpha",
+    "lrpo_schedule",
+    "predictor_alpha",
+]

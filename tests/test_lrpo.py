@@ -193,11 +193,13 @@ def test_real_training_on_digits_through_lrpo_schedule():
 
     reported = []
     ctl = lrpo_schedule(opt, train_epoch, evaluate=evaluate,
-                        report=lambda e, m: reported.append((e, m)), warm_epochs=5,
+                        report=reported.append, warm_epochs=5,
                         finetune_epochs=2, mode="code")
     assert ctl.done and ctl.total_epochs == 8 and len(reported) == 8
-    assert [e for e, _ in reported] == list(range(1, 9))
-    assert ctl.history[-1]["metric"] == reported[-1][1] > 0.85
+    assert [e["epoch"] for e in reported] == list(range(1, 9))
+    assert [e["phase"] for e in reported] == ["warm"] * 5 + ["jump"] + ["finetune"] * 2
+    assert reported[0]["alpha"] is None and reported[5]["alpha"] == ctl.alpha
+    assert ctl.history[-1]["metric"] == reported[-1]["metric"] > 0.85
     losses = [h["loss"] for h in ctl.history]
     assert losses[4] < losses[0]
     assert ctl.alpha == pytest.approx(code_alpha(losses[:5]))
