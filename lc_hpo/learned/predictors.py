@@ -19,6 +19,7 @@ from ..predictors.base import ObservedBatch, Predictor
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .features import FEATURE_VERSION, Encoded, encode, query_features
 from .networks import MixtureLSTM, RecursiveLSTM, mixture_nll
+from .threads import single_threaded
 from .training import (Batch, CurveArrays, TrainSettings, fit_loop, sample_batch, split_by_task,
                        tensors)
 
@@ -79,6 +80,13 @@ class _LearnedPredictor(Predictor):
             },
         }
         return arr.subset(tr), arr.subset(va)
+
+    def predict(self, curves: Sequence[Curve], steps: Any | None = None) -> Forecast:
+        """Forecast as :meth:`Predictor.predict` does, on one intra-op thread: the networks are
+        small, and torch's default pool fights the trials for the cores (the user's thread count
+        comes back afterwards, see :mod:`lc_hpo.learned.threads`)."""
+        with single_threaded():
+            return super().predict(curves, steps)
 
     def _require_fitted(self) -> torch.nn.Module:
         if self.model_ is None:
