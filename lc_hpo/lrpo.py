@@ -254,27 +254,30 @@ class LRPO:
             self.alpha_reason = "code rule"
             if rising:
                 self._warn("rising", "the loss rose over the last three warm epochs; the code's "
-                                     f"rule lowers the rate (alpha = {self.alpha})")
+                                     f"rule lowers the rate (alpha = {self.alpha})", stacklevel=4)
             return
         if rising:
-            self._warn("rising", "the loss rose over the last three warm epochs; no jump")
+            self._warn("rising", "the loss rose over the last three warm epochs; no jump",
+                       stacklevel=4)
             self.alpha, self.alpha_reason = 1.0, "rising warm-phase loss: no jump"
             return
         try:
             self.alpha = predictor_alpha(losses, self.predictor, confidence=self.confidence)
             self.alpha_reason = "predictor forecast"
         except Exception as exc:  # noqa: BLE001 - a failed forecast must never stop training
-            self._warn("predictor", f"the trajectory predictor failed ({exc!r}); no jump")
+            self._warn("predictor", f"the trajectory predictor failed ({exc!r}); no jump",
+                       stacklevel=4)
             self.alpha, self.alpha_reason = 1.0, "predictor failed: no jump"
 
     def _set_lr(self, lr: float | None) -> None:
         if lr is not None:
             self.optimizer.param_groups[0]["lr"] = float(lr)
 
-    def _warn(self, key: str, message: str) -> None:
+    def _warn(self, key: str, message: str, stacklevel: int = 3) -> None:
+        """Warn once per kind of problem; ``stacklevel`` points at the caller of :meth:`step`."""
         if key not in self._warned:
             self._warned.add(key)
-            warnings.warn(message, LRPOWarning, stacklevel=3)
+            warnings.warn(message, LRPOWarning, stacklevel=stacklevel)
 
     # --- checkpointing -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

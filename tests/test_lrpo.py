@@ -110,10 +110,26 @@ def test_rising_warm_loss_predictor_mode_makes_no_jump():
     losses = decaying(10)
     losses[-1] = losses[-3] + 0.3
     ctl = LRPO(sgd(0.05))
-    with pytest.warns(LRPOWarning, match="rose"):
+    with pytest.warns(LRPOWarning, match="rose") as caught:
         drive(ctl, losses)
+    assert caught[0].filename == __file__  # the warning points at the training loop, not lc_hpo
     assert ctl.alpha == 1.0
     assert ctl.lr == pytest.approx(0.05)
+
+
+def test_a_failing_predictor_means_no_jump():
+    from lc_hpo import Predictor
+
+    class Broken(Predictor):
+        name = "broken"
+
+        def _predict(self, batch, targets):
+            raise RuntimeError("no forecast today")
+
+    ctl = LRPO(sgd(0.05), predictor=Broken())
+    with pytest.warns(LRPOWarning, match="no forecast today"):
+        drive(ctl, decaying(16))
+    assert ctl.done and ctl.alpha == 1.0 and ctl.history[10]["lr"] == pytest.approx(0.05)
 
 
 def test_step_after_done_is_ignored_with_one_warning():
