@@ -25,11 +25,14 @@ from lc_hpo.decision import (DEFAULT_DIVERGED_PATIENCE, DEFAULT_N_STARTUP_TRIALS
                              DEFAULT_THRESHOLD, Decision,
                              ForecastWarning, StoppingRule)
 from lc_hpo.defaults import resolve_calibration, resolve_predictor
+from lc_hpo.explain import HISTORY_ATTR, append_history, flat_fields
 from lc_hpo.predictors import Predictor
 from lc_hpo.reports import curve_from_reports
 from lc_hpo.sanity import direction_mismatch
 
-#: The user attribute holding the latest decision's forecast (see :meth:`Decision.to_dict`).
+#: The user attribute holding the latest decision's forecast (see :meth:`Decision.to_dict`); the
+#: flat attributes ``lc_stop``, ``lc_reason``, ``lc_p_better``, ``lc_predicted_final``, ``lc_lower``,
+#: ``lc_upper`` and the history ``lc_history`` sit beside it (:mod:`lc_hpo.explain`).
 FORECAST_ATTR = "lc_forecast"
 
 
@@ -224,8 +227,15 @@ class LCPruner(BasePruner):
             warnings.warn(f"study {study.study_name!r}: {message}", ForecastWarning, stacklevel=2)
 
     def _store(self, study: "optuna.study.Study", trial: FrozenTrial, decision: Decision) -> None:
+        # The full record, flat scalars a dashboard can sort and filter (written only when they
+        # change: each is one storage write), and the bounded per-step history `lc-hpo explain`
+        # prints (lc_hpo.explain).
         try:
-            study._storage.set_trial_user_attr(trial._trial_id, FORECAST_ATTR, decision.to_dict())
+            attrs = {FORECAST_ATTR: decision.to_dict()}
+            attrs.update((k, v) for k, v in flat_fields(decision).items()
+                         if k not in trial.user_attrs or trial.user_attrs[k] != v)
+            attrs[HISTORY_ATTR] = append_history(trial.user_attrs.get(HISTORY_ATTR), decision)
+            _set_user_attrs(study._storage, trial._trial_id, attrs)
         except Exception as exc:  # recording is a courtesy; it must never fail the trial
             self._rule.warn_once(
                 f"LCPruner could not record its forecast on trial {trial.number} ({exc}); "
@@ -321,6 +331,27 @@ def estimated_budget(trial: optuna.trial.BaseTrial, default: int, steps_per_repo
     except Exception:  # noqa: BLE001 - an unreadable estimate means the usual budget
         return default
     return default if budget is None else budget
+
+
+def _set_user_attrs(storage: optuna.storages.BaseStorage, trial_id: int,
+                    attrs: dict[str, object]) -> None:
+    """Write several user attributes; on an RDB storage in one transaction, which costs what one
+    attribute costs (each commit is a disk sync or a network round trip), elsewhere one by one."""
+    backend = getattr(storage, "_backend", storage)  # a _CachedStorage forwards writes as they are
+    if isinstance(backend, optuna.storages.RDBStorage):
+        try:
+            from optuna.storages._rdb import models
+            from optuna.storages._rdb.storage import _create_scoped_session
+
+            with _create_scoped_session(backend.scoped_session, True) as session:
+                for key, value in attrs.items():
+                    backend._set_trial_attr_without_commit(
+                        session, models.TrialUserAttributeModel, trial_id, key, value)
+            return
+        except (ImportError, AttributeError, TypeError):  # another Optuna's internals: plain writes
+            pass
+    for key, value in attrs.items():
+        storage.set_trial_user_attr(trial_id, key, value)
 
 
 __all__ = ["FORECAST_ATTR", "LCPruner", "estimated_budget", "set_architecture", "set_estimate"]

@@ -158,6 +158,7 @@ class LCScheduler(TrialScheduler):
             "lc_lower": d.lower if d and d.lower is not None else nan,
             "lc_upper": d.upper if d and d.upper is not None else nan,
             "lc_reason": d.reason if d else "",
+            "lc_stop": bool(d.stop) if d else False,  # the names LCPruner's flat attributes use
         }
 
     def callback(self) -> "LCForecastCallback":
@@ -511,8 +512,8 @@ def _flatten(row: dict, prefix: str = "") -> dict:
 
 class LCForecastCallback(Callback):
     """Writes each trial's latest forecast (``lc_p_better``, ``lc_p_forecast``,
-    ``lc_predicted_final``, ``lc_lower``, ``lc_upper``, ``lc_reason``) into its results, so progress
-    files and ``ResultGrid`` show it; it also carries the scheduler's state through
+    ``lc_predicted_final``, ``lc_lower``, ``lc_upper``, ``lc_reason``, ``lc_stop``) into its results,
+    so progress files and ``ResultGrid`` show it; it also carries the scheduler's state through
     ``Tuner.restore``."""
 
     def __init__(self, scheduler: LCScheduler) -> None:

@@ -94,6 +94,28 @@ def _bench_decide(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+    import optuna
+
+    from .explain import explain_trial
+
+    if args.storage.startswith("sqlite:///") and not os.path.exists(args.storage[10:]):
+        raise ValueError(f"{args.storage}: no such SQLite file")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=args.study, storage=args.storage)
+    except KeyError:
+        names = [s.study_name for s in optuna.get_all_study_summaries(args.storage)]
+        raise ValueError(f"no study {args.study!r} in {args.storage}; it holds: "
+                         f"{', '.join(names) or 'no studies'}") from None
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    if args.trial not in trials:
+        raise ValueError(f"study {args.study!r} has no trial {args.trial} "
+                         f"({len(trials)} trials, numbered from 0)")
+    print(explain_trial(trials[args.trial]))
+    return 0
+
+
 def _data_lcbench(args: argparse.Namespace) -> int:
     from .curveset import write_curves
     from .bench.sources.lcbench import lcbench_curves
@@ -235,6 +257,15 @@ def build_parser() -> argparse.ArgumentParser:
     from .calibrate_cli import add_parser as add_calibrate
 
     add_calibrate(sub)
+
+    exp = sub.add_parser("explain", help="print what LCPruner decided for one trial of an Optuna "
+                         "study, step by step, and why it stopped")
+    exp.add_argument("--storage", required=True, metavar="URL",
+                     help="the study's storage, e.g. sqlite:///study.db")
+    exp.add_argument("--study", required=True, metavar="NAME", help="the study's name")
+    exp.add_argument("--trial", required=True, type=non_negative_int, metavar="N",
+                     help="the trial's number")
+    exp.set_defaults(func=_explain)
 
     data = sub.add_parser("data", help="make curve sets").add_subparsers(
         dest="data", metavar="SOURCE", required=True)
