@@ -15,7 +15,7 @@ def check_int(name: str, value: object, minimum: int = 1, *, allow_none: bool = 
     """
     if value is None and allow_none:
         return None
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= minimum:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= minimum:
         return int(value)
     if minimum == 1:
         wanted = "a positive integer"

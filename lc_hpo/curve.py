@@ -161,7 +161,7 @@ class Curve:
 
     def replace(self, **changes: Any) -> "Curve":
         """A copy with some fields replaced (validated again)."""
-        fields = dict(
+        fields: dict[str, Any] = dict(
             steps=self.steps,
             values=self.values,
             mode=self.mode,

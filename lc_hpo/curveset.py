@@ -16,7 +16,7 @@ from typing import IO, Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .curve import Curve, CurveError
+from .curve import Curve, CurveError, check_arch
 
 PathLike = str | os.PathLike
 
@@ -33,7 +33,7 @@ def _is_gzip(path: Path) -> bool:
 
 def _open_text(path: Path, mode: str, gz: bool | None = None) -> IO[str]:
     if _is_gzip(path) if gz is None else gz:
-        return io.TextIOWrapper(gzip.open(path, mode + "b"), encoding="utf-8")
+        return io.TextIOWrapper(gzip.GzipFile(path, mode + "b"), encoding="utf-8")
     return open(path, mode, encoding="utf-8")
 
 
@@ -138,7 +138,7 @@ def curve_to_record(curve: Curve) -> dict[str, Any]:
     if curve.step_cost is not None:
         record["step_cost"] = nums(curve.step_cost)
     if curve.arch is not None:
-        record["arch"] = curve.arch.to_dict()
+        record["arch"] = check_arch(curve.arch).to_dict()  # already an ArchGraph: returned as is
     if curve.extra:
         record["extra"] = {k: nums(v) for k, v in curve.extra.items()}
     return record

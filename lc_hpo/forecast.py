@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from scipy.special import logsumexp, ndtr, ndtri
@@ -38,8 +38,9 @@ class Forecast:
     weights: np.ndarray
     means: np.ndarray
     stds: np.ndarray
-    lower: np.ndarray | None = None
-    upper: np.ndarray | None = None
+    # Given as None, a scalar or (N,); always an (N,) float array once constructed.
+    lower: Any = None
+    upper: Any = None
 
     def __post_init__(self) -> None:
         steps = np.atleast_2d(np.asarray(self.steps))

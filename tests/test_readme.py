@@ -16,8 +16,11 @@ def test_readme_has_the_two_commands_and_ci_runs_the_test_one():
     demo = next(c for c in commands if c.rstrip().endswith("lc-hpo demo"))
     tests = next(c for c in commands if "pytest" in c)
     assert "torch==2.13.0" in demo and "torch==2.13.0" in tests
-    ci = (ROOT / ".ci" / "run").read_text().splitlines()
-    assert tests.strip() in [line.strip() for line in ci]
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+          if line.strip() and not line.lstrip().startswith("#")]
+    assert tests.strip() == ci[-1]  # the README's test command is CI's last step
+    lint = [i for i, line in enumerate(ci) if line.startswith((".venv/bin/ruff ", ".venv/bin/mypy "))]
+    assert len(lint) == 2 and max(lint) < len(ci) - 1  # lint and type-check run before the tests
 
 
 def test_every_subpackage_is_listed_for_installation():

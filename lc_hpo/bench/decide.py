@@ -109,7 +109,7 @@ def draw_situations(curves: Sequence[Curve], situations_per_task: int = 1000,
             group = []
             for j in rng.choice(others, size=per_group, replace=True):
                 c, cutoff = cs[int(j)], float(rng.choice(cutoffs))
-                partial = c.truncate(max(1, int(round(cutoff * c.max_step))))
+                partial = c.truncate(max(1, int(round(cutoff * (c.max_step or 0)))))
                 group.append(Situation(task, cutoff, partial, incumbent, k,
                                        is_better(c.final_value, incumbent, c.mode),
                                        tuple(cs[int(i)] for i in finished)))

@@ -21,7 +21,7 @@ import numpy as np
 
 from lc_hpo.bench.protocol import (LC_METHOD_SYNTAX, RegretTracker, ReplayTask,
                                     oracle_stops, parse_lc_method)
-from lc_hpo.curve import is_better
+from lc_hpo.curve import Mode, is_better
 from lc_hpo.decision import ForecastWarning
 
 #: Methods of the Ray replay, besides ``lc:NAME[@THRESHOLD][:startup=N]``.
@@ -42,7 +42,7 @@ def _ensure_ray() -> None:
     logging.getLogger("ray.tune.logger").setLevel(logging.ERROR)
     if not ray.is_initialized():
         ray.init(num_cpus=CONCURRENCY, include_dashboard=False, log_to_driver=False,
-                 logging_level="ERROR", configure_logging=False)
+                 logging_level=logging.ERROR, configure_logging=False)
 
 
 def _trainable(config: dict, curves: list) -> None:
@@ -63,7 +63,7 @@ def _trainable(config: dict, curves: list) -> None:
                         checkpoint=tune.Checkpoint.from_directory(d))
 
 
-def make_scheduler(method: str, max_t: int, mode: str, final_of: Callable[[int], float],
+def make_scheduler(method: str, max_t: int, mode: Mode, final_of: Callable[[int], float],
                    length_of: Callable[[int], int] = lambda idx: 0) -> Any:
     """The scheduler a method name stands for (metric ``value``, time ``training_iteration``)."""
     from ray.tune.schedulers import (ASHAScheduler, FIFOScheduler, HyperBandScheduler,
@@ -94,7 +94,7 @@ def make_scheduler(method: str, max_t: int, mode: str, final_of: Callable[[int],
 
             def on_trial_result(self, tc: Any, trial: Any, result: dict) -> str:
                 if result["training_iteration"] == 1 and oracle_stops(
-                        final_of(int(result["idx"])), self.best, mode):  # type: ignore[arg-type]
+                        final_of(int(result["idx"])), self.best, mode):
                     return TrialScheduler.STOP
                 return TrialScheduler.CONTINUE
 

@@ -177,7 +177,8 @@ class MixtureLSTMPredictor(_LearnedPredictor):
 
         def loss_fn(m: torch.nn.Module, b: Batch) -> torch.Tensor:
             t = tensors(b)
-            return mixture_nll(*m(t["seq"], t["glob"], t["query"]), t["target"], t["mask"])
+            logw, mean, log_std = m(t["seq"], t["glob"], t["query"])
+            return mixture_nll(logw, mean, log_std, t["target"], t["mask"])
 
         report = fit_loop(model, loss_fn, train, val, self._settings(), "training lstm_mixture")
         self.model_ = model
@@ -290,7 +291,7 @@ class RecursiveLSTMPredictor(_LearnedPredictor):
     def _rollout(self, enc: Encoded, steps: np.ndarray, values: np.ndarray, n_obs: np.ndarray,
                  targets: np.ndarray) -> np.ndarray:
         """Point forecasts (N, H) in z units: read the prefix, then predict step by step."""
-        model = self._require_fitted()
+        model: Any = self._require_fitted()  # a RecursiveLSTM: its lstm and out layers are read
         N = len(n_obs)
         x, _, _ = _paper_inputs(enc, steps, values)
         gap = _median_gap(steps, n_obs)

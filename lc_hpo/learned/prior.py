@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..curve import Curve
+from ..curve import Curve, Mode
 
 
 def _shape(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
@@ -104,7 +104,7 @@ def synthetic_curves(n_tasks: int = 100, curves_per_task: int = 200, seed: int =
                 q[rng.integers(q.size)] -= rng.uniform(0.05, 0.3)
             if units == "loss":
                 y = loss0 * (loss_floor + (1 - loss_floor) * (1 - q))
-                mode = "min"
+                mode: Mode = "min"
             else:
                 y = np.clip(q, 0, 1) * (100.0 if units == "acc100" else 1.0)
                 mode = "max"

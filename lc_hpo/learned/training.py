@@ -146,7 +146,7 @@ def fit_loop(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch],
     val_rng = np.random.default_rng(settings.seed + 1)
     val_batches = [sample_batch(val, val_rng, 512, settings.targets_per_curve) for _ in range(6)]
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    best = (math.inf, None)
+    best: tuple[float, dict[str, Any] | None] = (math.inf, None)
     since_best = 0
     start = time.monotonic()
     reason = "max_steps"

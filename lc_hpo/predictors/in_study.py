@@ -246,8 +246,8 @@ class _StudyForest:
         for j, (c, final) in enumerate(zip(curves, finals)):
             for cut in _CUTS:
                 p = c.observed(cut)
-                if p.finite[1].size < 2 or p.last_step >= c.max_step:
-                    continue
+                if p.finite[1].size < 2 or (p.last_step or 0) >= (c.max_step or 0):
+                    continue  # too short to read, or nothing left to forecast
                 partials.append(p)
                 y.append(final)
                 owner.append(j)
@@ -312,10 +312,10 @@ class _StudyForest:
         rows, last = [], []
         for p in partials:
             s, v = p.finite
+            budget = float(p.max_step or s[-1])  # partials have points, so a max_step
             grid = np.linspace(s[0], s[-1], _PREFIX_POINTS)
             rows.append(np.concatenate([(np.interp(grid, s, v) - v[-1]) / self.scale,
-                                        [v[-1] / self.scale, s[-1] / p.max_step,
-                                         v.size / p.max_step]]))
+                                        [v[-1] / self.scale, s[-1] / budget, v.size / budget]]))
             last.append(v[-1])
         last_arr = np.asarray(last)
         extra = ((med - last_arr) / self.scale)[:, None]

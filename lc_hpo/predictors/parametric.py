@@ -156,12 +156,12 @@ class ParametricEnsemblePredictor(Predictor):
         parts = []
         if short.any():  # too few points to fit a family: a random walk says what little we know
             idx = np.nonzero(short)[0]
-            parts.append((idx, LastValuePredictor().predict([batch.curves[i] for i in idx],
+            parts.append((idx, LastValuePredictor().predict([batch.curves[int(i)] for i in idx],
                                                             targets[idx])))
         if (~short).any():
             idx = np.nonzero(~short)[0]
             fit = batch if not short.any() else ObservedBatch.from_curves(
-                [batch.curves[i] for i in idx])
+                [batch.curves[int(i)] for i in idx])
             chunks = [self._fit_chunk(fit, slice(s, s + 128), targets[idx][s:s + 128])
                       for s in range(0, len(idx), 128)]
             parts.append((idx, Forecast.concat(chunks)))

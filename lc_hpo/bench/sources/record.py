@@ -18,18 +18,18 @@ def curve_from_history(history: Sequence[EpochResult], config: Mapping[str, Any]
                        ) -> Curve:
     """A validation-accuracy curve (with losses and per-epoch seconds) from a training history."""
     return Curve(
-        steps=[r.epoch for r in history],
-        values=[r.val_accuracy for r in history],
+        steps=np.array([r.epoch for r in history], dtype=int),
+        values=np.array([r.val_accuracy for r in history], dtype=float),
         mode="max",
         max_step=max_step,
         task=task,
         config_id=config_id,
         config=dict(config),
         metric="val_accuracy",
-        step_cost=[r.seconds for r in history],
+        step_cost=np.array([r.seconds for r in history], dtype=float),
         arch=arch,
-        extra={"val_loss": [r.val_loss for r in history],
-               "train_loss": [r.train_loss for r in history]},
+        extra={"val_loss": np.array([r.val_loss for r in history], dtype=float),
+               "train_loss": np.array([r.train_loss for r in history], dtype=float)},
     )
 
 
