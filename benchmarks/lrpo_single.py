@@ -32,36 +32,45 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "lrpo_single.json")
     results: dict = {}
+    if os.path.exists(path):  # resume: every finished run is kept
+        with open(path) as fh:
+            results = json.load(fh)
     for name in args.data:
         data = common.load(name)
-        rows: dict[str, list[dict]] = {}
+        rows = results.setdefault(name, {})
         jobs = [(s, seed) for seed in range(args.seeds) for s in SHORT + ("constant",)]
         for sched, seed in tqdm(jobs, desc=name):
+            key = f"constant@{args.full_epochs}" if sched == "constant" else sched
+            if len(rows.get(key, [])) > seed:
+                continue
             if sched == "constant":
                 r = common.run_schedule("constant", data, seed, epochs=args.full_epochs,
                                         eval_every=(16,))
                 rows.setdefault("constant@16", []).append(
                     {**r["points"][16], "epochs": 16, "seconds": r["seconds"] * 16 / r["epochs"]})
-                rows.setdefault(f"constant@{args.full_epochs}", []).append(r)
-                continue
-            base, _, conf = sched.partition("@")
-            r = common.run_schedule(base, data, seed, confidence=float(conf) if conf else None)
-            rows.setdefault(sched, []).append(r)
-        results[name] = {k: [{kk: vv for kk, vv in r.items() if kk != "points"} for r in v]
-                         for k, v in rows.items()}
-        print(f"\n{name}: test accuracy over {args.seeds} seeds (val. split apart)")
-        print("| schedule | epochs | test acc. (mean ± std) | val. acc. | wall time (s) | alpha |")
-        print("|---|---:|---:|---:|---:|---|")
-        for k, v in rows.items():
-            t = np.array([r["test"] for r in v])
-            va = np.array([r["val"] for r in v])
-            sec = np.array([r["seconds"] for r in v])
-            al = ", ".join(f"{r['alpha']:.2f}" for r in v) if "alpha" in v[0] else "-"
-            print(f"| {k} | {v[0]['epochs']} | {100 * t.mean():.2f} ± {100 * t.std(ddof=1):.2f} | "
-                  f"{100 * va.mean():.2f} | {sec.mean():.1f} | {al} |")
-    with open(os.path.join(args.out, "lrpo_single.json"), "w") as fh:
-        json.dump(results, fh, indent=1)
+            else:
+                base, _, conf = sched.partition("@")
+                r = common.run_schedule(base, data, seed, confidence=float(conf) if conf else None)
+            rows.setdefault(key, []).append({k: v for k, v in r.items() if k != "points"})
+            with open(path, "w") as fh:
+                json.dump(results, fh, indent=1)
+    for name in args.data:
+        table(name, results[name], args.seeds)
+
+
+def table(name: str, rows: dict, seeds: int) -> None:
+    print(f"\n{name}: test accuracy over {seeds} seeds (val. split apart)")
+    print("| schedule | epochs | test acc. (mean ± std) | val. acc. | wall time (s) | alpha |")
+    print("|---|---:|---:|---:|---:|---|")
+    for k, v in rows.items():
+        t = np.array([r["test"] for r in v])
+        va = np.array([r["val"] for r in v])
+        sec = np.array([r["seconds"] for r in v])
+        al = ", ".join(f"{r['alpha']:.2f}" for r in v) if "alpha" in v[0] else "-"
+        print(f"| {k} | {v[0]['epochs']} | {100 * t.mean():.2f} ± {100 * t.std(ddof=1):.2f} | "
+              f"{100 * va.mean():.2f} | {sec.mean():.1f} | {al} |")
 
 
 if __name__ == "__main__":

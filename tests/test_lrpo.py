@@ -221,3 +221,16 @@ def test_real_training_on_digits_through_lrpo_schedule():
     assert ctl.alpha == pytest.approx(code_alpha(losses[:5]))
     assert ctl.history[5]["lr"] == pytest.approx(0.05 * ctl.alpha)
     assert opt.param_groups[0]["lr"] == pytest.approx(1e-3)
+
+
+def test_optuna_example_ranks_by_short_runs_and_retrains_the_winner(monkeypatch, capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "lrpo_optuna.py"
+    monkeypatch.setattr(sys, "argv", [str(script), "--trials", "2", "--full-epochs", "3"])
+    runpy.run_path(str(script), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "2 trials, LRPO code mode, 16 epochs each" in out
+    assert "epochs trained: 35 (short study + one full retrain) instead of 6" in out
