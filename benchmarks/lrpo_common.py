@@ -57,8 +57,13 @@ def _split(name: str, x: np.ndarray, y: np.ndarray, n_train: int, n_val: int,
         te = order[n_train + n_val:]
         x_test, y_test = x[te], y[te]
     mean, std = x[tr].mean(axis=0), x[tr].std(axis=0) + 1e-6
-    f = lambda a: torch.tensor((a - mean) / std, dtype=torch.float32)
-    g = lambda a: torch.tensor(a, dtype=torch.long)
+
+    def f(a: np.ndarray) -> torch.Tensor:
+        return torch.tensor((a - mean) / std, dtype=torch.float32)
+
+    def g(a: np.ndarray) -> torch.Tensor:
+        return torch.tensor(a, dtype=torch.long)
+
     return Data(name, f(x[tr]), g(y[tr]), f(x[va]), g(y[va]), f(x_test), g(y_test))
 
 
@@ -187,3 +192,33 @@ def run_schedule(schedule: str, data: Data, seed: int, epochs: int = 16, lr: flo
     if ctl is not None:
         out["alpha"] = ctl.alpha
     return out
+
+
+def lr_range_test(data: Data, seed: int, batches: int = 100, low: float = 1e-4,
+                  high: float = 1.0, **config: Any) -> float:
+    """Smith's LR range test: the rate rises geometrically from ``low`` to ``high`` over ``batches``
+    mini-batches; returns the rate at the smoothed loss's minimum divided by 10 (the usual pick)."""
+    run = Run(data, seed, lr=low, **config)
+    rates = np.geomspace(low, high, batches)
+    losses: list[float] = []
+    smooth = None
+    run.model.train()
+    n = len(data.y_train)
+    while len(losses) < batches:
+        perm = torch.randperm(n, generator=run.gen)
+        for i in range(0, n - run.batch_size + 1, run.batch_size):
+            if len(losses) == batches:
+                break
+            for g in run.opt.param_groups:
+                g["lr"] = float(rates[len(losses)])
+            idx = perm[i:i + run.batch_size]
+            loss = nn.functional.cross_entropy(run.model(data.x_train[idx]), data.y_train[idx])
+            run.opt.zero_grad()
+            loss.backward()
+            run.opt.step()
+            smooth = loss.item() if smooth is None else 0.9 * smooth + 0.1 * loss.item()
+            losses.append(smooth if math.isfinite(smooth) else math.inf)
+            if not math.isfinite(smooth) or smooth > 4 * min(losses):
+                losses += [math.inf] * (batches - len(losses))  # diverged: stop the sweep
+                break
+    return float(rates[int(np.argmin(losses))] / 10.0)
