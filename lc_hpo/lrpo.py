@@ -128,6 +128,11 @@ class LRPO:
     * the predictor failing: no jump;
     * :meth:`step` after the schedule is done: ignored, the rate is left as it is.
 
+    Resuming: save :meth:`state_dict` beside the model's and optimiser's; after a restart build the
+    controller with the same settings on the restored optimiser and call :meth:`load_state_dict`,
+    which restores the base rate (so the rate the optimiser was saved with does not matter) and sets
+    the rate of the next epoch.
+
     Attributes
     ----------
     history:
