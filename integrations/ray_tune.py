@@ -9,6 +9,7 @@ every trial's curve is rebuilt in ``on_trial_add`` from the results Ray logged f
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -499,6 +500,30 @@ def _plain_config(config: Any) -> dict:
             if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
 
 
+def _same(a: Any, b: Any) -> bool:
+    return a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
+
+
+def _append_logged_result(folder: str | None, result: dict) -> None:
+    """Append ``result`` to the trial's ``result.json`` and ``progress.csv`` where Ray's loggers
+    wrote them (opened for appending, so rows a logger still writes stay whole)."""
+    if not folder:
+        return
+    from ray.tune.utils.util import SafeFallbackEncoder
+
+    as_json = os.path.join(folder, "result.json")
+    if os.path.exists(as_json):
+        with open(as_json, "a") as f:
+            f.write(json.dumps(result, cls=SafeFallbackEncoder) + "\n")
+    as_csv = os.path.join(folder, "progress.csv")
+    if os.path.exists(as_csv):
+        with open(as_csv, newline="") as f:
+            header = next(csv.reader(f), None)
+        if header:
+            with open(as_csv, "a", newline="") as f:
+                csv.DictWriter(f, header, extrasaction="ignore").writerow(_flatten(result))
+
+
 def _flatten(row: dict, prefix: str = "") -> dict:
     out = {}
     for k, v in row.items():
@@ -529,10 +554,21 @@ class LCForecastCallback(Callback):
         # (e.g. "startup"). Its last result now carries the final decision. It is reassigned, not
         # updated in place: Ray caches the JSON it saves the experiment state from (and so what
         # `Tuner.restore(...).get_results()` reads) until the attribute is set again.
+        # The files Ray's loggers wrote (read by `ResultGrid.get_dataframe()`) get that result as
+        # one more row, so the dataframe and `Result.metrics` agree.
         meta = getattr(trial, "run_metadata", None)
         last = getattr(meta, "last_result", None)
         if isinstance(last, dict) and any(k != "trial_id" for k in last):  # it reported something
-            meta.last_result = {**last, **self.scheduler.forecast_fields(trial.trial_id)}
+            fields = self.scheduler.forecast_fields(trial.trial_id)
+            meta.last_result = {**last, **fields}
+            if any(not _same(last.get(k), v) for k, v in fields.items()):
+                try:
+                    _append_logged_result(getattr(trial, "local_path", None), meta.last_result)
+                except OSError as exc:  # the record is a courtesy: never fail the experiment
+                    self.scheduler.rule.warn_once(
+                        f"LCForecastCallback could not add the final decision to the result files "
+                        f"of trial {trial.trial_id} ({exc}); Result.metrics has it",
+                        key="append-result")
 
     def get_state(self) -> dict | None:
         return {"scheduler": self.scheduler.get_state()}
