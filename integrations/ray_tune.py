@@ -30,8 +30,8 @@ from lc_hpo.decision import (DEFAULT_DIVERGED_PATIENCE, DEFAULT_N_STARTUP_TRIALS
 from lc_hpo.defaults import resolve_calibration, resolve_predictor
 from lc_hpo.predictors import Predictor
 from lc_hpo.reports import curve_from_reports
-from lc_hpo.scheduling import Progress, next_to_resume, should_yield, spent
-from lc_hpo.scheduling import funded as funded_trials
+from lc_hpo.scheduling import Progress, fund_trials, next_to_run, should_yield, spent
+from lc_hpo.trust import StudyTrust
 
 PENDING, RUNNING, PAUSED = "pending", "running", "paused"
 COMPLETE, STOPPED, ERROR = "complete", "stopped", "error"
@@ -92,6 +92,9 @@ class LCScheduler(TrialScheduler):
             string or an ``nn.Module``), for an architecture-aware predictor (``lc_gode``); a graph
             in the trial's config under ``"lc_arch"`` takes precedence.  A trial without a usable
             graph is forecast without one, never stopped for it, and one warning says so.
+        trust: Veto a stop while completed trials that stood where the trial stands went on to
+            reach the incumbent (:class:`~lc_hpo.trust.StudyTrust`); False decides on the
+            forecast alone.  A ``StudyTrust`` sets it.
     """
 
     def __init__(
@@ -113,6 +116,7 @@ class LCScheduler(TrialScheduler):
         standing: bool = True,
         diverged_patience: int | None = DEFAULT_DIVERGED_PATIENCE,
         arch: ArchFn | None = None,
+        trust: bool | StudyTrust = True,
     ) -> None:
         super().__init__()
         if mode is not None and mode not in MODES:
@@ -128,7 +132,7 @@ class LCScheduler(TrialScheduler):
                                   min_steps=grace_period, n_startup_trials=n_startup_trials,
                                   min_points=min_points,
                                   calibration=resolve_calibration(resolved) if standing else None,
-                                  diverged_patience=diverged_patience)
+                                  diverged_patience=diverged_patience, trust=trust)
         self._metric = metric
         self._mode: Mode | None = mode  # type: ignore[assignment]
         self._time_attr = time_attr
@@ -140,6 +144,7 @@ class LCScheduler(TrialScheduler):
         self._trials: dict[str, _TrialState] = {}
         self._arch = ArchSource(arch, self._rule.warn_once, "LCScheduler", self._rule.predictor)
         self.n_paused = 0  # how many times a trial was paused to make way for a more promising one
+        self._ranked: tuple[tuple, str | None] | None = None  # (what was asked, the answer)
 
     # --- properties the user and the callback read --------------------------------------------
     @property
@@ -250,10 +255,21 @@ class LCScheduler(TrialScheduler):
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
         trials = tune_controller.get_trials()
         paused = {t.trial_id: t for t in self._waiting_to_resume(trials)}
+        unstarted = {t.trial_id: t for t in trials if t.status == Trial.PENDING
+                     and not self._trials.get(t.trial_id, _TrialState()).history}
+        if unstarted:
+            key = next_to_run(self._rule, {}, list(unstarted))
+            return unstarted[key]  # type: ignore[index]
         if paused:
-            key = next_to_resume(self._rule, {k: self._curve(self._trials[k]) for k in paused},
-                                 self._incumbent(), self._context())
-            return paused[key]  # type: ignore[index]
+            # Ray asks at every step of its loop; paused curves do not change, so the ranking
+            # holds until the set of paused trials or the completed ones change.
+            inc = self._incumbent()
+            asked = (tuple(sorted(paused)), len(self._completed()), inc)
+            ranked = getattr(self, "_ranked", None)  # (absent from an older pickled scheduler)
+            if ranked is None or ranked[0] != asked:
+                curves = {k: self._curve(self._trials[k]) for k in paused}
+                self._ranked = (asked, next_to_run(self._rule, curves, (), inc, self._context()))
+            return paused[self._ranked[1]]  # type: ignore[index]
         for t in trials:
             if t.status == Trial.PENDING:
                 return t
@@ -353,10 +369,6 @@ class LCScheduler(TrialScheduler):
                                       len(self._completed()), [st.last_t for st in states],
                                       self._context())
 
-    def _scores(self, states: list[_TrialState]) -> list[float]:
-        return list(promise(self._rule, [self._curve(st) for st in states], self._incumbent(),
-                            self._context()))
-
     def _complete(self, tune_controller: Any, st: _TrialState) -> None:
         st.status = COMPLETE
         self._review_paused(tune_controller)
@@ -398,20 +410,18 @@ class LCScheduler(TrialScheduler):
                 "them from scratch, so LCScheduler only stops trials and does not rank them",
                 key="no-checkpoints")
             return False
-        if st.decision is not None and st.decision.reason == LEADER:
-            return False
         trials = tune_controller.get_trials()
         # Waiting to start: Ray's PENDING, and nothing reported yet (also a trial Ray retries after
         # an error before its first result). Ray also marks a paused trial
         # PENDING while it resumes; counting those kept every trial pausing at every milestone
         # (round-robin, no incumbent until all had reached the last one, nothing stopped).
-        if any(t.status == Trial.PENDING
-               and not self._trials.get(t.trial_id, _TrialState()).history for t in trials):
-            return True
+        unstarted = any(t.status == Trial.PENDING
+                        and not self._trials.get(t.trial_id, _TrialState()).history for t in trials)
         waiting = [self._curve(self._trials[t.trial_id]) for t in self._waiting_to_resume(trials)
                    if t.trial_id != trial.trial_id]
-        return should_yield(self._rule, self._curve(st), waiting, waiting_to_start=False,
-                            leader=False, incumbent=self._incumbent(), context=self._context())
+        leader = st.decision is not None and st.decision.reason == LEADER
+        return should_yield(self._rule, self._curve(st), waiting, waiting_to_start=unstarted,
+                            leader=leader, incumbent=self._incumbent(), context=self._context())
 
     def _waiting_to_resume(self, trials: list[Trial]) -> list[Trial]:
         """The trials this scheduler paused and that have not resumed yet, by its own record.
@@ -436,8 +446,8 @@ class LCScheduler(TrialScheduler):
         remaining = self._budget - self._spent()  # type: ignore[operator]
         live = {k: st for k, st in self._trials.items() if st.status in (RUNNING, PAUSED)}
         progress = {k: Progress(self._curve(st), st.last_t, st.seconds) for k, st in live.items()}
-        funded = funded_trials(self._rule, progress, self._max_t, self._budget_unit, remaining,
-                               self._incumbent(), self._context())
+        funded = fund_trials(self._rule, progress, self._max_t, self._budget_unit, remaining,
+                             self._incumbent(), self._context())
         self._stop_paused(tune_controller, [k for k, st in live.items() if k != trial_id
                                             and st.status == PAUSED and k not in funded],
                           reason=OVER_BUDGET)
