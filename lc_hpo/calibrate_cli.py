@@ -59,7 +59,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--diverged-above", type=positive_limit, metavar="X",
                    help="treat values whose magnitude exceeds X as diverged (null)")
     p.add_argument("--situations", type=positive_int, default=500, help="situations per task (500)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1, help="seed of the situations drawn")
     p.add_argument("--max-finished", type=positive_int, default=10,
                    help="each situation's study has 1 to this many finished runs (10)")
     p.add_argument("--p-only", action="store_true",

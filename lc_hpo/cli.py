@@ -159,18 +159,59 @@ def _data_diverged(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless the text already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or not action.option_strings or default in (None, False) or \
+                default is argparse.SUPPRESS:
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+        return f"{text} (default: {shown})".strip()
+
+
+#: Subcommands whose parsers live in modules that import torch: built only when they are asked
+#: for, so that `lc-hpo --help` and the other commands start without importing torch.
+_HEAVY = {"train": "meta-train a learned predictor and write a checkpoint",
+          "calibrate": "fit how a checkpoint's P(better) reads a trial's standing among finished "
+                       "trials, and store it in the checkpoint"}
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` asks for (its first word that is not an option), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def _use_formatter(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = _HelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in set(action.choices.values()):
+                _use_formatter(child)
+
+
+def build_parser(heavy: bool = True) -> argparse.ArgumentParser:
+    """The command line's parser; ``heavy=False`` lists ``train`` and ``calibrate`` without
+    building their parsers (and importing torch)."""
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="lc-hpo",
         description="Learning-curve forecasts that kill, rank and budget HPO trials.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = sub.add_parser("demo", help="real Optuna studies on digits: LCPruner vs median vs none")
-    demo.add_argument("--trials", type=positive_int, default=80, help="trials per study (default 80)")
-    demo.add_argument("--epochs", type=positive_int, default=30, help="epochs of a full run (default 30)")
+    demo.add_argument("--trials", type=positive_int, default=80,
+                      help="trials per study (default 80)")
+    demo.add_argument("--epochs", type=positive_int, default=30,
+                      help="epochs of a full run (default 30)")
     demo.add_argument("--seed", type=int, default=0, help="sampler and training seed (default 0)")
-    demo.add_argument("--dataset", default="digits", choices=["digits", "mnist5k"])
+    demo.add_argument("--dataset", default="digits", choices=["digits", "mnist5k"],
+                      help="the dataset trained on")
     demo.add_argument("--record", metavar="FILE", help="also write every trial's curve to FILE")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(func=_demo)
@@ -182,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="numbers of finished trials in the study (default 100 1000)")
     lat.add_argument("--running", type=positive_int, default=20, help="timed trials (default 20)")
     lat.add_argument("--steps", type=positive_int, default=50, help="steps per trial (default 50)")
-    lat.add_argument("--seed", type=int, default=0)
+    lat.add_argument("--seed", type=int, default=0, help="seed of the synthetic curves")
     lat.add_argument("--quiet", action="store_true", help="no progress bars")
     lat.set_defaults(func=_bench_latency)
 
@@ -195,10 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
                      "lc:NAME:diverged=N|off stops a trial after N diverged values in a row "
                      "(default 1) or never, lc:NAME:points=N lets a forecast stop a trial only "
                      "from N finite values on (default 2)")
-    hpo.add_argument("--orderings", type=positive_int, default=20, help="random orders per task (20)")
+    hpo.add_argument("--orderings", type=positive_int, default=20,
+                     help="random orders per task (20)")
     hpo.add_argument("--budget", type=positive_float, default=20.0, help="budget in full runs (20)")
-    hpo.add_argument("--seed", type=int, default=0)
-    hpo.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
+    hpo.add_argument("--seed", type=int, default=0, help="seed of the random orders")
+    hpo.add_argument("--workers", type=positive_int, default=None,
+                     help="processes (default: all cores)")
     hpo.add_argument("--framework", default="optuna", choices=["optuna", "ray"],
                      help="replay through real Optuna studies or real Ray Tune runs")
     hpo.add_argument("--json", metavar="OUT", help="write the results as JSON")
@@ -209,10 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     hpo.set_defaults(func=_bench_hpo)
 
     pred = bench.add_parser("predict", help="forecast quality of predictors at several cutoffs")
-    pred.add_argument("--curves", nargs="+", required=True, metavar="FILE")
-    pred.add_argument("--predictors", default="last_value,polynomial,parametric",
-                      help="comma-separated predictor names or checkpoint paths, e.g. "
-                           "default,parametric (default last_value,polynomial,parametric)")
+    pred.add_argument("--curves", nargs="+", required=True, metavar="FILE",
+                      help="curve-set files to score on")
+    pred.add_argument("--predictors", default="default,last_value,polynomial,parametric",
+                      help="comma-separated predictor names or checkpoint paths "
+                           "(default: default,last_value,polynomial,parametric)")
     pred.add_argument("--cutoffs", default="0.1,0.2,0.4,0.8",
                       help="fractions of max_step observed (default 0.1,0.2,0.4,0.8)")
     pred.add_argument("--train", nargs="+", metavar="FILE",
@@ -226,12 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
                            "each task's curves are split into this many folds, and a curve is "
                            "forecast with the other folds as the finished trials (default 2)")
     pred.add_argument("--seed", type=int, default=0, help="seed of that split (default 0)")
-    pred.add_argument("--json", metavar="OUT")
-    pred.add_argument("--quiet", action="store_true")
+    pred.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
+    pred.add_argument("--quiet", action="store_true", help="no progress bars")
     pred.set_defaults(func=_bench_predict)
 
     dec = bench.add_parser("decide", help="how well P(beats the incumbent) separates runs to stop")
-    dec.add_argument("--curves", nargs="+", required=True, metavar="FILE")
+    dec.add_argument("--curves", nargs="+", required=True, metavar="FILE",
+                     help="curve-set files to draw decision situations from")
     dec.add_argument("--predictors", default="default,parametric",
                      help="comma-separated predictors (default: default,parametric); "
                           "NAME:standing=off decides on the forecast alone")
@@ -245,18 +290,22 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the incumbent is the best of 1 to this many complete runs (default 10)")
     dec.add_argument("--diverged-above", type=positive_limit, metavar="X",
                      help="treat values whose magnitude exceeds X as diverged (null)")
-    dec.add_argument("--seed", type=int, default=0)
-    dec.add_argument("--json", metavar="OUT")
-    dec.add_argument("--quiet", action="store_true")
+    dec.add_argument("--seed", type=int, default=0, help="seed of the situations drawn")
+    dec.add_argument("--json", metavar="OUT", help="also write the results as JSON to OUT")
+    dec.add_argument("--quiet", action="store_true", help="no progress bars")
     dec.set_defaults(func=_bench_decide)
 
-    from .learned.train_cli import add_parser as add_train
+    if heavy:
+        from .learned.train_cli import add_parser as add_train
 
-    add_train(sub)
+        add_train(sub)
 
-    from .calibrate_cli import add_parser as add_calibrate
+        from .calibrate_cli import add_parser as add_calibrate
 
-    add_calibrate(sub)
+        add_calibrate(sub)
+    else:
+        for name, text in _HEAVY.items():
+            sub.add_parser(name, help=text, add_help=False)
 
     exp = sub.add_parser("explain", help="print what LCPruner decided for one trial of an Optuna "
                          "study, step by step, and why it stopped")
@@ -273,25 +322,27 @@ def build_parser() -> argparse.ArgumentParser:
     lcb.add_argument("--surrogate", metavar="DIR", help="the surrogate folder (default: "
                      "$LC_HPO_LCBENCH_SURROGATE)")
     lcb.add_argument("--tasks", help="comma-separated OpenML task ids (default: all 34)")
-    lcb.add_argument("--configs", type=positive_int, default=1000, help="configurations per task (1000)")
-    lcb.add_argument("--metric", default="val_accuracy")
-    lcb.add_argument("--seed", type=int, default=0)
-    lcb.add_argument("--out", required=True, metavar="FILE")
+    lcb.add_argument("--configs", type=positive_int, default=1000,
+                     help="configurations per task (1000)")
+    lcb.add_argument("--metric", default="val_accuracy", help="the surrogate's metric to record")
+    lcb.add_argument("--seed", type=int, default=0, help="seed of the configurations drawn")
+    lcb.add_argument("--out", required=True, metavar="FILE", help="the curve-set file to write")
     lcb.set_defaults(func=_data_lcbench)
 
     rec = data.add_parser("record", help="train random configurations for real and record them")
-    rec.add_argument("--dataset", default="digits", choices=["digits", "mnist5k"])
-    rec.add_argument("--configs", type=positive_int, default=100)
-    rec.add_argument("--epochs", type=positive_int, default=30)
-    rec.add_argument("--seed", type=int, default=0)
+    rec.add_argument("--dataset", default="digits", choices=["digits", "mnist5k"],
+                     help="the dataset trained on")
+    rec.add_argument("--configs", type=positive_int, default=100, help="configurations to train")
+    rec.add_argument("--epochs", type=positive_int, default=30, help="epochs of each run")
+    rec.add_argument("--seed", type=int, default=0, help="seed of the configurations and training")
     rec.add_argument("--space", default="mlp-cnn", choices=["mlp-cnn", "nas201"],
                      help="mlp-cnn: MLPs and small CNNs with optimiser settings (default); nas201: "
                      "NAS-Bench-201-style cell networks (cell, depth, width), each curve with its "
                      "cell's graph as arch, for training lc_gode on a NAS space")
     rec.add_argument("--workers", type=positive_int, default=1,
                      help="training processes for --space nas201 (default 1)")
-    rec.add_argument("--out", required=True, metavar="FILE")
-    rec.add_argument("--quiet", action="store_true")
+    rec.add_argument("--out", required=True, metavar="FILE", help="the curve-set file to write")
+    rec.add_argument("--quiet", action="store_true", help="no progress bars")
     rec.set_defaults(func=_data_record)
 
     div = data.add_parser("diverged", help="copy curve sets with values beyond a magnitude marked "
@@ -299,13 +350,15 @@ def build_parser() -> argparse.ArgumentParser:
     div.add_argument("curves", nargs="+", metavar="FILE")
     div.add_argument("--above", type=positive_limit, required=True, metavar="X",
                      help="values whose magnitude exceeds X become null")
-    div.add_argument("--out", required=True, metavar="FILE")
+    div.add_argument("--out", required=True, metavar="FILE", help="the curve-set file to write")
     div.set_defaults(func=_data_diverged)
+    _use_formatter(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(heavy=_command(argv) in _HEAVY).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -7,20 +7,19 @@ import os
 from typing import Any
 
 
-def plot_anytime_regret(results: dict[str, Any], path: str | os.PathLike) -> None:
-    """Mean anytime regret against steps spent (in full runs), one panel per task."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+def plot_anytime_regret(results: dict[str, Any], path: str | os.PathLike) -> Any:
+    """Mean anytime regret against steps spent (in full runs), one panel per task; returns the
+    matplotlib Figure it saved to ``path``."""
+    try:  # a Figure of its own, drawn to a file: pyplot's backend is neither needed nor switched
+        from matplotlib.figure import Figure
     except ImportError:
         raise ImportError("plots need matplotlib: pip install 'lc-hpo[bench]'") from None
     curves = results["anytime_regret"]
     tasks = list(curves)
     cols = min(3, len(tasks))
     rows = math.ceil(len(tasks) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 3.8 * rows), squeeze=False)
+    fig = Figure(figsize=(5.5 * cols, 3.8 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     max_step = results["setup"]["max_step"]
     for ax, task in zip(axes.flat, tasks):
         T = max_step[task]
@@ -30,12 +29,10 @@ def plot_anytime_regret(results: dict[str, Any], path: str | os.PathLike) -> Non
         positive = [r for r in later if r > 0]
         floor = min(positive) / 2 if positive else 1e-6
         top = max(later) * 1.5 if later and max(later) > 0 else 1.0
-        colours = plt.get_cmap("tab20")
         for k, (method, regret) in enumerate(curves[task].items()):
             x = [(i + 1) / T for i in range(len(regret))]
-            style = "--" if method in ("none", "oracle") else "-"
-            ax.plot(x, [min(max(r, floor), top) for r in regret], style, label=method, lw=1.4,
-                    color=colours(k % 20))
+            ax.plot(x, [min(max(r, floor), top) for r in regret], label=method,
+                    **_style(method, k))
         ax.set_yscale("log")
         ax.set_ylim(floor, top)
         name = task.split("/")[-1]
@@ -52,4 +49,22 @@ def plot_anytime_regret(results: dict[str, Any], path: str | os.PathLike) -> Non
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
                frameon=False)
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    return fig
+
+
+#: Distinct colours (tab10 without its red, which marks the product): lines stay apart in print.
+_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+            "#bcbd22", "#17becf")
+#: The product's method: drawn thick, in red, above the others.
+PRODUCT = "lc:default"
+
+
+def _style(method: str, k: int) -> dict[str, Any]:
+    """Line style of a method: the product emphasised, references dashed, the rest distinct."""
+    if method == PRODUCT:
+        return {"color": "#d62728", "lw": 2.6, "zorder": 5}
+    if method in ("none", "oracle"):
+        return {"color": "black" if method == "none" else "#555555", "ls": "--", "lw": 1.2}
+    # past nine methods the colours repeat with another line style, so no two lines look alike
+    return {"color": _COLOURS[k % len(_COLOURS)], "lw": 1.3,
+            "ls": ("-", "-.", ":")[(k // len(_COLOURS)) % 3]}

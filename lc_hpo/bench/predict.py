@@ -269,6 +269,11 @@ def run_predict_bench(
     return out
 
 
+def _readable(x: float) -> str:
+    """Three decimals for everyday magnitudes, four significant digits beyond (e.g. -8.797e+10)."""
+    return f"{x:.3f}" if abs(x) < 1e4 else f"{x:.4g}"
+
+
 def format_predict(results: dict[str, Any]) -> str:
     """Markdown table, one row per predictor and cutoff."""
     lines = ["| predictor | observed | final MAE | final RMSE | final nMAE | rest MAE | rest RMSE "
@@ -279,7 +284,8 @@ def format_predict(results: dict[str, Any]) -> str:
             f, rest = r["final"], r["remaining"]
             lines.append(
                 f"| {name} | {float(cutoff):.0%} | {f['mae']:.4g} | {f['rmse']:.4g} | "
-                f"{f['nmae']:.3f} | {rest['mae']:.4g} | {rest['rmse']:.4g} | {f['loglik']:.2f} | "
+                f"{_readable(f['nmae'])} | {rest['mae']:.4g} | {rest['rmse']:.4g} | "
+                f"{_readable(f['loglik'])} | "
                 f"{f['coverage90']:.2f} | {f['spearman']:.2f} | {1e3 * r['seconds_per_curve']:.3f} |")
     lines += [f"\nnote: {note}" for note in results.get("notes", [])]
     return "\n".join(lines)

@@ -21,8 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="treat values whose magnitude exceeds X as diverged (null)")
     p.add_argument("--prior", action="store_true", help="add curves from the synthetic prior")
     p.add_argument("--prior-tasks", type=positive_int, default=150, help="synthetic tasks (150)")
-    p.add_argument("--prior-curves", type=positive_int, default=80, help="curves per synthetic task (80)")
-    p.add_argument("--model", default="lstm_mixture", choices=sorted(MODELS))
+    p.add_argument("--prior-curves", type=positive_int, default=80,
+                   help="curves per synthetic task (80)")
+    p.add_argument("--model", default="lstm_mixture", choices=sorted(MODELS),
+                   help="the kind of predictor to train")
     p.add_argument("--hidden", type=positive_int, default=64,
                    help="LSTM width; for lc_gode the ODE vector field's width (64)")
     p.add_argument("--graph-layer", default="gcn", choices=["gcn", "gat"],
@@ -30,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--minutes", type=positive_limit, default=25.0, help="training time limit (25)")
     p.add_argument("--max-steps", type=positive_int, default=None,
                    help="optimiser steps at most (50000; lc_gode 1500)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of training and of the validation split")
     p.add_argument("--out", required=True, metavar="PATH", help="checkpoint to write (.pt)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
