@@ -17,7 +17,7 @@ from lc_hpo.learned.ode import EULER, RK4, interpolate, odeint_fixed, time_grid
 from lc_hpo.predictors import available_predictors, make_predictor
 
 OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
-TINY = dict(latent=4, hidden=8, samples=4, ode_steps=4, max_steps=30, eval_every=10, batch_size=8,
+TINY = dict(latent=4, hidden=8, samples=4, ode_steps=4, max_steps=12, eval_every=6, batch_size=8,
             patience=3, max_minutes=1.0)
 
 
@@ -172,3 +172,18 @@ def test_bad_parameters_are_refused():
         LCGODEPredictor(graph_dropout=1.0)
     with pytest.raises(ValueError, match="at least 4 complete curves"):
         LCGODEPredictor(**TINY).fit(nb201_like(2))
+
+
+def test_bench_predict_scores_unseen_architectures_of_a_trained_task():
+    from lc_hpo.bench.predict import run_predict_bench
+
+    curves = nb201_like(20, seed=5)
+    train, test = curves[:14], curves[14:]
+    r = run_predict_bench(test, [LCGODEPredictor(**TINY)], cutoffs=[0.2], train=train,
+                          progress=False)
+    assert "held-out configurations" in r["notes"][0]
+    res = r["predictors"]["lc_gode"]["0.2"]
+    assert res["n_curves"] == 6 and math.isfinite(res["final"]["mape"])
+    with pytest.raises(ValueError, match="shares 1 configuration"):
+        run_predict_bench(test, [LCGODEPredictor(**TINY)], cutoffs=[0.2], train=train + test[:1],
+                          progress=False)

@@ -40,6 +40,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
+from scipy.special import ndtr
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -134,9 +135,13 @@ class LCGODE(nn.Module):
         ``z0`` is (B, S, latent): S sampled start states per curve, all sharing the curve's ``g``.
         """
         gb = self.field_g(g)[:, None, :]  # (B, 1, hidden), shared by the S samples
+        w1, b1 = self.field_z.weight, self.field_z.bias
+        w2, b2 = self.field_out[1].weight, self.field_out[1].bias
+        gelu, linear = nn.functional.gelu, nn.functional.linear
 
         def field(t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-            return self.field_out(self.field_z(z) + gb)
+            # self.field_out(self.field_z(z) + gb), without module-call overhead (40 calls a forecast)
+            return linear(gelu(linear(z, w1, b1) + gb), w2, b2)
 
         zs = odeint_fixed(field, z0, t0, t1, n_steps, RK4)  # (G, B, S, latent)
         y = self.decoder(zs).squeeze(-1).permute(1, 2, 0)  # (B, S, G)
@@ -276,14 +281,13 @@ class LCGODEPredictor(_LearnedPredictor):
 
     # --- forecasting ---------------------------------------------------------------------------
     def _predict(self, batch: ObservedBatch, targets: np.ndarray) -> Forecast:
-        model = self._require_fitted()
-        model.eval()
+        model = self._require_fitted()  # in eval mode since fit / load
         divisor = normalisers(batch.values, batch.mask, batch.sign)
         pre = _Prefixes(batch.steps, batch.values, batch.n_obs, batch.max_step, divisor,
                         batch.sign)
         t_q = torch.from_numpy((targets / batch.max_step[:, None]).astype(np.float32))
         gen = torch.Generator().manual_seed(self.seed)
-        with torch.no_grad():
+        with torch.inference_mode():
             g = self._embed(model, self._keys(batch.curves))
             y = self._sample(model, pre, g, t_q, self.samples, gen)  # (B, S, H)
         ahead = np.maximum(targets / batch.max_step[:, None] - pre.t_last.numpy()[:, None], 0.0)
@@ -444,11 +448,11 @@ class LCGODEPredictor(_LearnedPredictor):
             return 1.0, 0.5, math.nan
 
         def covered(scale: float, power: float) -> np.ndarray:
+            # Inside the central 90 % interval of the equal-weight mixture <=> its CDF at the
+            # truth lies in [0.05, 0.95] (no quantiles to solve).
             sd = scale * _spread(ahead, power)
-            f = Forecast(np.ones((t.size, 1)), np.ones((t.size, y.shape[1], 1)), y[:, :, None],
-                         np.broadcast_to(sd[:, None, None], (t.size, y.shape[1], 1)))
-            lo, hi = f.interval(0.9)
-            return (t >= lo[:, 0]) & (t <= hi[:, 0])
+            cdf = ndtr((t[:, None] - y) / sd[:, None]).mean(axis=1)
+            return (cdf >= 0.05) & (cdf <= 0.95)
 
         def scale_for(sel: np.ndarray, power: float) -> float:
             lo_s, hi_s = 1e-4, 100.0
