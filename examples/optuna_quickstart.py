@@ -7,7 +7,8 @@ Copy this file and replace ``objective`` with your training loop: what LCPruner 
 
 The study lives in an SQLite file (Optuna's RDB storage), so several processes could run
 ``study.optimize`` on it at once and LCPruner would make the same decisions in each; the end of the
-script reads the forecasts back from that storage.  About a minute on 2 CPU cores:
+script reads the forecasts back from that storage.  1.5 minutes on 2 free CPU cores (5 on a heavily
+loaded machine); 30 trials, of which 12 were pruned, 77 % of the epochs trained, in the last run:
 
     python examples/optuna_quickstart.py [--trials 30] [--epochs 20] [--storage sqlite:///quickstart.db]
 """
