@@ -159,11 +159,12 @@ def evaluate(predictor: Predictor, curves: Sequence[Curve], cutoff: float,
     err = final_pred - finals
     rest_err, rest_y, rest_scale = [], [], []
     for i, c in enumerate(curves):
-        if means[i] is None:
+        rest_mean = means[i]
+        if rest_mean is None:
             continue
         y = c.values[np.isin(c.steps, remaining[i])]
-        good = np.isfinite(y) & np.isfinite(means[i])
-        rest_err.append((means[i] - y)[good])
+        good = np.isfinite(y) & np.isfinite(rest_mean)
+        rest_err.append((rest_mean - y)[good])
         rest_y.append(y[good])
         rest_scale.append(np.full(int(good.sum()), scales[c.task]))
     re, ry, rs = (np.concatenate(a) if a else np.zeros(0) for a in (rest_err, rest_y, rest_scale))

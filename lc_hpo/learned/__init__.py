@@ -1,16 +1,17 @@
 """Learned curve predictors: meta-trained on many curves, loaded from weights-only checkpoints."""
 
 import os
+from typing import Any
 
 from .checkpoint import CheckpointError, load_checkpoint
 from .lc_gode import LCGODENoGraphPredictor, LCGODEPredictor
 from .predictors import MixtureLSTMPredictor, RecursiveLSTMPredictor
 from .prior import synthetic_curves
 
-_KINDS = {MixtureLSTMPredictor.kind: MixtureLSTMPredictor,
-          RecursiveLSTMPredictor.kind: RecursiveLSTMPredictor,
-          LCGODEPredictor.kind: LCGODEPredictor,
-          LCGODENoGraphPredictor.kind: LCGODENoGraphPredictor}
+_KINDS: dict[str, Any] = {MixtureLSTMPredictor.kind: MixtureLSTMPredictor,
+                          RecursiveLSTMPredictor.kind: RecursiveLSTMPredictor,
+                          LCGODEPredictor.kind: LCGODEPredictor,
+                          LCGODENoGraphPredictor.kind: LCGODENoGraphPredictor}
 
 
 def load_predictor(path: str | os.PathLike
