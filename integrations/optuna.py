@@ -29,6 +29,7 @@ from lc_hpo.explain import HISTORY_ATTR, append_history, flat_fields
 from lc_hpo.predictors import Predictor
 from lc_hpo.reports import curve_from_reports
 from lc_hpo.sanity import direction_mismatch
+from lc_hpo.trust import StudyTrust
 
 #: The user attribute holding the latest decision's forecast (see :meth:`Decision.to_dict`); the
 #: flat attributes ``lc_stop``, ``lc_reason``, ``lc_p_better``, ``lc_predicted_final``, ``lc_lower``,
@@ -66,6 +67,9 @@ class LCPruner(BasePruner):
             string or an ``nn.Module``), for an architecture-aware predictor (``lc_gode``); a graph
             stored with :func:`set_architecture` takes precedence.  A trial without a usable graph is
             forecast without one, never pruned for it, and one warning says so.
+        trust: Veto a prune while completed trials that stood where the trial stands at its step
+            went on to reach the incumbent (:class:`~lc_hpo.trust.StudyTrust`, read from storage
+            like everything else); False decides on the forecast alone.  A ``StudyTrust`` sets it.
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class LCPruner(BasePruner):
         standing: bool = True,
         diverged_patience: int | None = DEFAULT_DIVERGED_PATIENCE,
         arch: ArchFn | None = None,
+        trust: bool | StudyTrust = True,
     ) -> None:
         check_int("max_step", max_step, 1, allow_none=True)
         resolved = resolve_predictor(predictor)
@@ -92,6 +97,7 @@ class LCPruner(BasePruner):
             min_points=min_points,
             calibration=resolve_calibration(resolved) if standing else None,
             diverged_patience=diverged_patience,
+            trust=trust,
         )
         self._standing = bool(standing)
         self._max_step = max_step
@@ -127,7 +133,16 @@ class LCPruner(BasePruner):
         finals, curves = self._cache(study)
         incumbent, max_step = self._incumbent_and_budget(completed, mode, finals)
         if self._max_step is not None:
-            max_step = self._max_step
+            if max_step is not None and max_step > self._max_step:
+                # Forecasting to max_step would compare them with finals measured later, and
+                # stop the runs that would have won.
+                self._rule.warn_once(
+                    f"completed trials reported up to step {max_step}, past the max_step="
+                    f"{self._max_step} given to LCPruner: forecasts go to step {max_step}; pass "
+                    "LCPruner(max_step=...) with the last step a full run reports (or leave it "
+                    "out to infer it)", key="completed-past-max-step")
+            else:
+                max_step = self._max_step
         if max_step is None:
             self._rule.warn_once(
                 "LCPruner cannot infer max_step: no completed trial reported intermediate values; "

@@ -41,9 +41,11 @@ def natural_bounds(values: np.ndarray, mask: np.ndarray, sign: np.ndarray
     lo = np.where(mask, values, math.inf).min(axis=1)
     hi = np.where(mask, values, -math.inf).max(axis=1)
     maximise = np.asarray(sign) > 0
-    non_negative = seen & (lo >= 0.0)
-    unit = maximise & non_negative & (hi <= 1.0)
-    percent = maximise & non_negative & (hi <= 100.0) & ~unit
+    # within a relative 1e-9 of a bound counts as on it, so that rounding never changes the guess
+    tol = 1e-9
+    non_negative = seen & (lo >= -tol * np.abs(hi))
+    unit = maximise & non_negative & (hi <= 1.0 + tol)
+    percent = maximise & non_negative & (hi <= 100.0 * (1 + tol)) & ~unit
     lower = np.where(non_negative & (~maximise | unit | percent), 0.0, -math.inf)
     upper = np.where(unit, 1.0, np.where(percent, 100.0, math.inf))
     return lower, upper

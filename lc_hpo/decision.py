@@ -29,10 +29,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._validation import check_int
+from .canonical import REL_TOL, canonical_map
 from .curve import Curve, is_better
 from .forecast import Forecast
 from .predictors import Predictor
 from .standing import StandingCalibration
+from .trust import StudyTrust
 
 #: Default stop threshold on P(final value beats the incumbent).  0.05 is what Domhan et al. and LC-PFN
 #: use; the replays of ``lc-hpo bench hpo`` (docs/measurements.md) are the evidence for keeping it.
@@ -80,6 +82,9 @@ class Decision:
     threshold: float | None = None
     #: The forecast's own P(better) when ``p_better`` also reads the trial's standing.
     p_forecast: float | None = None
+    #: The study-trust evidence (:mod:`lc_hpo.trust`): the share of the nearest finished trials
+    #: whose gain from this step on would carry the trial to the incumbent.
+    p_reach: float | None = None
 
     @property
     def forecast_made(self) -> bool:
@@ -118,6 +123,11 @@ class StoppingRule:
         diverging.  Without a finite value to forecast from, the rule would otherwise let such
         trials run on, often to the end (the evidence: docs/measurements.md, "Stopping diverged
         runs").
+    trust:
+        Evidence from the study's finished trials (passed as ``context``) on how far the forecast
+        can be trusted there (:class:`~lc_hpo.trust.StudyTrust`): a stop is vetoed while finished
+        trials that stood where the trial stands went on to reach the incumbent.  True: the
+        default guard; False or None: the forecast decides alone (docs/adaptive.md).
     """
 
     def __init__(
@@ -129,6 +139,7 @@ class StoppingRule:
         min_points: int = 2,
         calibration: StandingCalibration | None = None,
         diverged_patience: int | None = DEFAULT_DIVERGED_PATIENCE,
+        trust: StudyTrust | bool | None = True,
     ) -> None:
         if not isinstance(predictor, Predictor):
             raise TypeError(
@@ -146,8 +157,12 @@ class StoppingRule:
             raise TypeError(f"calibration must be a StandingCalibration or None, got "
                             f"{type(calibration).__name__}; lc_hpo.defaults.resolve_calibration("
                             "predictor) reads the one stored with a predictor")
+        if not isinstance(trust, (bool, StudyTrust)) and trust is not None:
+            raise TypeError(f"trust must be True (the default StudyTrust), False/None (the forecast "
+                            f"decides alone) or a StudyTrust, got {type(trust).__name__}")
         self.predictor = predictor
         self.calibration = calibration
+        self.trust: StudyTrust | None = StudyTrust() if trust is True else (trust or None)
         self.min_points = min_points
         self.threshold = float(threshold)
         self.min_steps = min_steps
@@ -169,13 +184,15 @@ class StoppingRule:
             state["calibration"] = standing if isinstance(standing, StandingCalibration) else (
                 getattr(state.get("predictor"), "standing_", None) if standing else None)
         state.setdefault("diverged_patience", DEFAULT_DIVERGED_PATIENCE)  # nor stop diverged
+        state.setdefault("trust", None)  # nor read the study's trust evidence
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
     @property
     def needs_context(self) -> bool:
         """Whether decisions read the study's finished curves (callers may skip building them)."""
-        return bool(self.predictor.uses_context or self.calibration is not None)
+        return bool(self.predictor.uses_context or self.calibration is not None
+                    or self.trust is not None)
 
     # --- public API ------------------------------------------------------------------------------
     def decide(
@@ -243,7 +260,7 @@ class StoppingRule:
             return keep(NO_DATA)
         if finite.size < self.min_points:
             return keep(FEW_POINTS)
-        if not is_better(inc, float(finite[-1]), curve.mode):  # at least as good as the incumbent now
+        if not _clearly_better(inc, float(finite[-1]), curve.mode):  # as good as the incumbent now
             return keep(LEADER)
         return None
 
@@ -251,15 +268,20 @@ class StoppingRule:
                        index: list[int], inc: float, steps: list[int | None],
                        context: Sequence[Curve] | None = None) -> None:
         try:
-            forecast = self.forecast(curves, context)
-            p_forecast = forecast.prob_better(inc, [c.mode for c in curves])
-            adjusted = self._read_standing(p_forecast, curves, context) if context else None
+            # Forecast in the study's canonical units (direction, location of unbounded metrics,
+            # step unit and numbering: lc_hpo.canonical), so decisions do not depend on them.
+            cmap = canonical_map(curves, context, inc)
+            curves_c = [cmap.curve(c) for c in curves]
+            context_c = None if context is None else [cmap.curve(c) for c in context]
+            forecast = self.forecast(curves_c, context_c)
+            p_forecast = forecast.prob_better(float(cmap.values(inc)), [c.mode for c in curves_c])
+            adjusted = self._read_standing(p_forecast, curves_c, context_c) if context_c else None
             p = p_forecast if adjusted is None else adjusted
             # The median, not the mean, as the point forecast: it lies inside the 90 % interval
             # (a wide tail component can pull a mixture's mean outside it) and it is the point
             # forecast `lc-hpo bench predict` scores.
-            qs = forecast.quantile(np.array([0.05, 0.5, 0.95]))[:, :, -1]
-            lo, median, hi = qs[:, 0], qs[:, 1], qs[:, 2]
+            qs = cmap.values_back(forecast.quantile(np.array([0.05, 0.5, 0.95]))[:, :, -1])
+            lo, median, hi = np.minimum(qs[:, 0], qs[:, 2]), qs[:, 1], np.maximum(qs[:, 0], qs[:, 2])
         except Exception as exc:  # a forecast must never kill a trial
             self.warn_once(
                 f"predictor {type(self.predictor).__name__} failed ({type(exc).__name__}: {exc}); "
@@ -269,6 +291,7 @@ class StoppingRule:
             for i, c in zip(index, curves):
                 decisions[i] = Decision(False, FORECAST_FAILED, _step(steps[i], c), incumbent=inc)
             return
+        reach, veto = self._read_trust(curves_c, context_c, float(cmap.values(inc)))
         for j, (i, c) in enumerate(zip(index, curves)):
             step = _step(steps[i], c)
             numbers = (p[j], median[j], lo[j], hi[j])
@@ -281,7 +304,7 @@ class StoppingRule:
                 continue
             pb = float(p[j])
             decisions[i] = Decision(
-                stop=pb < self.threshold,
+                stop=bool(pb < self.threshold and not veto[j]),
                 reason=FORECAST,
                 step=step,
                 p_better=pb,
@@ -291,7 +314,25 @@ class StoppingRule:
                 incumbent=inc,
                 threshold=self.threshold,
                 p_forecast=None if adjusted is None else float(p_forecast[j]),
+                p_reach=float(reach[j]) if math.isfinite(reach[j]) else None,
             )
+
+    def _read_trust(self, curves: list[Curve], context: Sequence[Curve] | None,
+                    inc: float) -> tuple[np.ndarray, np.ndarray]:
+        """The study-trust evidence (:mod:`lc_hpo.trust`): ``(p_reach, veto)`` per curve.
+        Without a guard or finished curves, or if reading fails (said once), nothing is vetoed
+        and the forecast decides alone."""
+        none = (np.full(len(curves), np.nan), np.zeros(len(curves), bool))
+        if self.trust is None or not context:
+            return none
+        try:
+            reach = self.trust.p_reach(curves, list(context), inc)
+            return reach, self.trust.vetoes(reach)
+        except Exception as exc:  # noqa: BLE001 - the forecast still decides
+            self.warn_once(f"reading the study's finished trials for trust evidence failed "
+                           f"({type(exc).__name__}: {exc}); deciding on the forecast alone",
+                           key=f"trust:{type(exc).__name__}")
+            return none
 
     def _read_standing(self, p_forecast: np.ndarray, curves: list[Curve],
                        context: Sequence[Curve]) -> np.ndarray | None:
@@ -327,6 +368,11 @@ class StoppingRule:
         return (f"StoppingRule(predictor={self.predictor!r}, threshold={self.threshold}, "
                 f"min_steps={self.min_steps}, n_startup_trials={self.n_startup_trials}, "
                 f"calibration={self.calibration!r})")
+
+
+def _clearly_better(a: float, b: float, mode: str) -> bool:
+    """``a`` beats ``b`` by more than a relative :data:`~lc_hpo.canonical.REL_TOL` (ties are not)."""
+    return is_better(a, b, mode) and abs(a - b) > REL_TOL * max(abs(a), abs(b))  # type: ignore[arg-type]
 
 
 def _step(step: int | None, curve: Curve) -> int | None:

@@ -88,7 +88,9 @@ class _Field:
         step, last = curve.last_step, float(values[-1])
         there = self.at(step)
         ok = np.isfinite(there)
-        share = float(np.mean(sign * (there[ok] - last) < 0)) if ok.any() else 0.5
+        # better there by more than a relative 1e-9: a tie (a copy of a finished trial) is not
+        tol = 1e-9 * np.maximum(np.abs(there[ok]), abs(last))
+        share = float(np.mean(sign * (there[ok] - last) < -tol)) if ok.any() else 0.5
         ranked = np.isfinite(self.finals)
         if not ranked.any():
             return share, 0.0
