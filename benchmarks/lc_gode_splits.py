@@ -10,6 +10,8 @@ registry names cannot do.  Writes one JSON per split and a markdown table of mea
 
     .venv/bin/python benchmarks/lc_gode_splits.py --curves ../shared/data/nb201/nb201_cifar10_140.jsonl \\
         --splits 3 --out docs/lc_gode
+
+(``--from-json`` rebuilds the table and ``splits.png`` from the JSON files already in ``--out``.)
 """
 
 from __future__ import annotations
@@ -70,16 +72,53 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def plot(results: list[dict], path: Path) -> None:
+    """Final-value RMSE and MAPE against the share observed, mean ± std over splits."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results[0]["predictors"])
+    cutoffs = list(results[0]["predictors"][names[0]])
+    x = [100 * float(c) for c in cutoffs]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, key, label in ((axes[0], "rmse", "final-value RMSE (accuracy points)"),
+                           (axes[1], "mape", "final-value MAPE")):
+        for name in names:
+            v = np.array([[r["predictors"][name][c]["final"][key] for c in cutoffs]
+                          for r in results], float)
+            ax.errorbar(x, v.mean(0), yerr=v.std(0), marker="o", capsize=3, label=name)
+        ax.set_xlabel("% of the 200 epochs observed")
+        ax.set_ylabel(label)
+        ax.set_xscale("log")
+        ax.set_xticks(x, [f"{v:g}" for v in x])
+        ax.minorticks_off()
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"NAS-Bench-201 CIFAR-10, unseen architectures ({len(results)} splits)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--curves", required=True)
+    ap.add_argument("--curves")
     ap.add_argument("--splits", type=int, default=3)
     ap.add_argument("--test-fraction", type=float, default=0.3)
     ap.add_argument("--steps", type=int, default=1000, help="lc_gode optimiser steps at most")
     ap.add_argument("--lstm-minutes", type=float, default=1.5)
     ap.add_argument("--out", required=True, help="folder for the JSON results and the table")
     ap.add_argument("--write-splits", metavar="DIR", help="also write each split's curve files")
+    ap.add_argument("--from-json", action="store_true",
+                    help="only rebuild the table and plot from the JSON files in --out")
     args = ap.parse_args()
+    if args.from_json:
+        files = sorted(Path(args.out).glob("splits_[0-9]*.json"))
+        results = [json.loads(f.read_text()) for f in files]
+        (Path(args.out) / "splits_table.md").write_text(table(results) + "\n")
+        plot(results, Path(args.out) / "splits.png")
+        print(table(results))
+        return
     torch.set_num_threads(1)
     curves = read_curves(args.curves)
     out = Path(args.out)
@@ -104,6 +143,7 @@ def main() -> None:
         print(f"split {seed}: {len(train)} train / {len(test)} test architectures", flush=True)
     text = table(results)
     (out / "splits_table.md").write_text(text + "\n")
+    plot(results, out / "splits.png")
     print(text)
 
 
