@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from ._validation import check_int
 from .curve import Curve
 from .predictors import Predictor, make_predictor
 
@@ -154,10 +155,9 @@ class LRPO:
                 f"LRPO drives one learning rate but the optimiser has {len(groups)} parameter "
                 "groups; put all parameters in one group, or drive each group with its own "
                 "optimiser and controller")
-        for name, value, low in (("warm_epochs", warm_epochs, 3), ("jump_epochs", jump_epochs, 0),
-                                 ("finetune_epochs", finetune_epochs, 0)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        check_int("warm_epochs", warm_epochs, 3)
+        check_int("jump_epochs", jump_epochs, 0)
+        check_int("finetune_epochs", finetune_epochs, 0)
         base_lr = float(groups[0]["lr"])
         if not (math.isfinite(base_lr) and base_lr > 0):
             raise ValueError(f"the optimiser's learning rate must be positive and finite, "
