@@ -3,8 +3,9 @@
 1. One ``predict`` of 100 running trials with NAS-Bench-201 cell graphs at once (what a scheduler
    ranking its running trials does), repeated; the graph embeddings are cached after the first call.
 2. ``trial.should_prune()`` with ``LCPruner(predictor=lc_gode)`` and each trial's graph stored with
-   ``set_architecture``, next to ``MedianPruner`` and the bundled default ``LCPruner()``, alternating so both see the same machine load
-   (the approach of ``lc_hpo/bench/latency.py``).  The added latency is the difference of medians.
+   ``set_architecture``, next to ``MedianPruner`` and the bundled default ``LCPruner()``,
+   alternating so all see the same machine load (the approach of ``lc_hpo/bench/latency.py``).
+   The added latency is the difference of medians.
 
     .venv/bin/python benchmarks/lc_gode_latency.py --checkpoint lc_hpo/models/lc_gode.pt
 """

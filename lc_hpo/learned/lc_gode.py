@@ -136,7 +136,8 @@ class LCGODE(nn.Module):
         """
         gb = self.field_g(g)[:, None, :]  # (B, 1, hidden), shared by the S samples
         w1, b1 = self.field_z.weight, self.field_z.bias
-        w2, b2 = self.field_out[1].weight, self.field_out[1].bias
+        last: nn.Linear = self.field_out[1]  # type: ignore[assignment]
+        w2, b2 = last.weight, last.bias
         gelu, linear = nn.functional.gelu, nn.functional.linear
 
         def field(t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -281,7 +282,7 @@ class LCGODEPredictor(_LearnedPredictor):
 
     # --- forecasting ---------------------------------------------------------------------------
     def _predict(self, batch: ObservedBatch, targets: np.ndarray) -> Forecast:
-        model = self._require_fitted()  # in eval mode since fit / load
+        model: LCGODE = self._require_fitted()  # type: ignore[assignment]  # eval since fit/load
         divisor = normalisers(batch.values, batch.mask, batch.sign)
         pre = _Prefixes(batch.steps, batch.values, batch.n_obs, batch.max_step, divisor,
                         batch.sign)
@@ -411,7 +412,7 @@ class LCGODEPredictor(_LearnedPredictor):
         and how far ahead each target lies (B, H)."""
         model.eval()
         self._cache = {}
-        out = []
+        out: list[tuple[np.ndarray, ...]] = []
         gen = torch.Generator().manual_seed(self.seed + 1)
         with torch.no_grad():
             g = self._embed(model, [data.keys[i] for i in rows])
