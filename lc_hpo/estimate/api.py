@@ -27,7 +27,9 @@ LOSSES = ("cross_entropy", "mse")
 #: The default subset is sized so that the kernel has about this many rows (samples × outputs).
 KERNEL_ROWS = 1024
 #: At most this many eigen-directions are simulated (the fastest; the rest barely move).
-MAX_DIRECTIONS = 256
+MAX_DIRECTIONS = 64
+#: A simulated mean loss this many times the starting loss means the dynamics diverge.
+DIVERGED_FACTOR = 10.0
 #: Above this many steps the curve is stored on a grid rather than at every step.
 DENSE_STEPS = 5000
 
@@ -51,8 +53,8 @@ def estimate_training_time(
     n_samples: int | None = None,
     seed: int = 0,
     noise: bool = True,
-    n_paths: int = 32,
-    projection_dim: int = 4096,
+    n_paths: int = 8,
+    projection_dim: int = 16384,
 ) -> TrainingTimeEstimate:
     """Predict the SGD steps a fine-tuning run from ``model``'s current weights needs to reach a loss.
 
@@ -106,15 +108,18 @@ def estimate_training_time(
                            weight_decay=weight_decay > 0, seed=seed)
     ys = (y[idx].numpy().astype(np.int64) if loss == "cross_entropy"
           else y[idx].double().numpy().reshape(M, C))
-    spec = dyn.spectrum(kernel.theta)
-    curvature = dyn.sharpness(loss, kernel.theta, kernel.f0, spec.top)
+    theta, blocks, scale = dyn.rescale_to_full(kernel.theta, C, N)
+    spec = dyn.spectrum(theta)
+    curvature = dyn.sharpness(loss, theta, kernel.f0, spec.top, N)
     lr_eff = lr / (1.0 - momentum)
     hyper = {"lr": float(lr), "batch_size": int(batch_size), "momentum": float(momentum),
              "weight_decay": float(weight_decay)}
     common = dict(initial_loss=initial, target_loss=float(target_loss), max_steps=int(max_steps),
                   loss=loss, hyperparameters=hyper, n_samples=int(M))
     stability = lr_eff * (curvature + weight_decay)
-    if stability >= 2.0:
+    # MSE: the linear recursion diverges exactly past this limit.  Cross-entropy: past it the
+    # quadratic model would, but the softmax saturates, so the iterated dynamics decide (below).
+    if stability >= 2.0 and loss == "mse":
         note = (f"the linearised dynamics diverge at this learning rate: effective rate "
                 f"lr/(1-momentum)={lr_eff:.4g} times the sharpness {curvature + weight_decay:.4g} "
                 f"is {stability:.3g} >= 2; lower lr below {2.0 * (1 - momentum) / (curvature + weight_decay):.4g}")
@@ -129,22 +134,30 @@ def estimate_training_time(
         real = (np.arange(max_steps + 1, dtype=float) if max_steps <= DENSE_STEPS
                 else np.unique(np.linspace(0, max_steps, DENSE_STEPS + 1).round()))
         losses = dyn.mse_closed_form(spec, kernel.f0, ys, kernel.jw0, lr_eff, weight_decay,
-                                     dyn.effective_steps(real, momentum))[None, :]
+                                     dyn.effective_steps(real, momentum), N)[None, :]
+        ode = losses
     else:
-        kept = dyn.keep_moving(spec, lr_eff, M, int(math.ceil(horizon)), MAX_DIRECTIONS)
-        sim = dyn.simulate(loss, kept, kernel.f0, ys, kernel.jw0, lr=lr_eff, wd=weight_decay,
-                           batch_size=batch_size, n_total=N, horizon=int(math.ceil(horizon)),
-                           curvature=curvature, n_paths=n_paths, noise=noise, rng=rng)
-        real = np.minimum(dyn.real_steps(sim.times, momentum), max_steps)
+        kept = dyn.keep_moving(spec, lr_eff, N, int(math.ceil(horizon)), MAX_DIRECTIONS)
+        runs = [dyn.simulate(loss, kept, kernel.f0, ys, kernel.jw0, lr=lr_eff, wd=weight_decay,
+                             batch_size=batch_size, n_total=N, horizon=int(math.ceil(horizon)),
+                             curvature=curvature, n_paths=n_paths, noise=with_noise, rng=rng,
+                             blocks=blocks, scale=scale)
+                for with_noise in ((noise, False) if noise else (False,))]
+        real = np.minimum(dyn.real_steps(runs[0].times, momentum), max_steps)
         real[-1] = max_steps
-        losses = sim.losses
+        losses, ode = runs[0].losses, runs[-1].losses
     # The subset's starting loss is a noisy estimate of the whole set's: rescale to the exact one.
     subset_initial = float(losses[0, 0])
     if subset_initial > 0 and math.isfinite(subset_initial):
         losses = losses * (initial / subset_initial)
+        ode = ode * (initial / subset_initial)
     note = ""
-    if not np.isfinite(losses).all():
-        note = "the simulated loss became non-finite: the dynamics diverge"
+    mean = losses.mean(axis=0)
+    if not np.isfinite(losses).all() or mean.max() > DIVERGED_FACTOR * initial or (
+            stability >= 2.0 and mean[-1] >= initial):
+        note = (f"the iterated linearised dynamics diverge at this learning rate (effective rate "
+                f"{lr_eff:.4g} times the sharpness {curvature + weight_decay:.4g} is "
+                f"{stability:.3g}; stable below 2)")
         warnings.warn(note, EstimateWarning, stacklevel=2)
         return TrainingTimeEstimate(steps=math.inf, steps_interval=(math.inf, math.inf),
                                     diverges=True, seconds=time.perf_counter() - start,
@@ -155,7 +168,7 @@ def estimate_training_time(
                 f"{kernel.n_params}-parameter Jacobian")
     return TrainingTimeEstimate(steps=steps, steps_interval=interval, diverges=False,
                                 seconds=time.perf_counter() - start, note=note, times=real,
-                                paths=losses, **common)
+                                paths=losses, ode=ode[0], **common)
 
 
 # --- input checks ----------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 #: Euler steps are taken no coarser than this fraction of the fastest mode's time constant.
-EULER_FRACTION = 0.05
+EULER_FRACTION = 0.25
 #: A direction is kept when it moves at least this much (η λ_i t / M) within the horizon.
 MOVES = 1e-3
 
@@ -44,6 +44,23 @@ class Spectrum:
     top: float  # the largest eigenvalue of Θ
 
 
+def rescale_to_full(theta: np.ndarray, C: int, n_total: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Θ̃ = D + ((N − 1) / (M − 1)) O: the subset kernel whose dynamics at rate η / N mimic the full
+    data's on the subset's outputs.
+
+    Sample i's outputs move by (η / N) [Θ_ii g_i + Σ_{j ≠ i} Θ_ij g_j]; the sum over the other N − 1
+    samples is estimated from the other M − 1 of the subset, while its own block D (self-influence)
+    stays as it is.  Returns (Θ̃, the diagonal blocks (M, C, C), the off-diagonal scale).
+    """
+    M = theta.shape[0] // C
+    scale = (n_total - 1) / max(M - 1, 1)
+    blocks = np.stack([theta[i * C:(i + 1) * C, i * C:(i + 1) * C] for i in range(M)])
+    out = theta * scale
+    for i in range(M):
+        out[i * C:(i + 1) * C, i * C:(i + 1) * C] = blocks[i]
+    return out, blocks, scale
+
+
 def spectrum(theta: np.ndarray) -> Spectrum:
     vals, vecs = np.linalg.eigh(theta)
     vals, vecs = vals[::-1].clip(min=0.0), vecs[:, ::-1]
@@ -52,7 +69,7 @@ def spectrum(theta: np.ndarray) -> Spectrum:
 
 def keep_moving(spec: Spectrum, lr: float, n: int, horizon: int, max_dirs: int) -> Spectrum:
     """The eigen-directions that move within ``horizon`` steps (at most ``max_dirs``)."""
-    moves = lr * spec.values * horizon / n >= MOVES
+    moves = lr * spec.values * horizon / n >= MOVES  # n: the full N (Θ̃ is rescaled to it)
     k = int(min(max(int(moves.sum()), 1), max_dirs))
     return Spectrum(values=spec.values[:k], vectors=spec.vectors[:, :k], top=spec.top)
 
@@ -78,16 +95,17 @@ def grad(loss: str, f: np.ndarray, y: np.ndarray) -> np.ndarray:
     return 2.0 * (f - y) / f.shape[-1]
 
 
-def sharpness(loss: str, theta: np.ndarray, f0: np.ndarray, top: float, iters: int = 50) -> float:
+def sharpness(loss: str, theta: np.ndarray, f0: np.ndarray, top: float, n: int,
+              iters: int = 50) -> float:
     """The largest eigenvalue of the Gauss-Newton matrix at w0 in function space, per sample.
 
-    For the MSE it is (2/C) λ_max(Θ) / M; for cross-entropy λ_max(Θ H) / M, with H the block-diagonal
+    For the MSE it is (2/C) λ_max(Θ) / N; for cross-entropy λ_max(Θ H) / N, with H the block-diagonal
     softmax Hessian, by power iteration.  Gradient descent on the linearised model is stable while
     η λ < 2 (the classical step-size limit), and diverges beyond it.
     """
     M, C = f0.shape
     if loss != "cross_entropy":
-        return 2.0 * top / (C * M)
+        return 2.0 * top / (C * n)
     p = np.exp(f0 - f0.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
 
@@ -98,7 +116,7 @@ def sharpness(loss: str, theta: np.ndarray, f0: np.ndarray, top: float, iters: i
     v = np.random.default_rng(0).normal(size=M * C)
     lam = 0.0
     for _ in range(iters):
-        w = theta @ h(v) / M
+        w = theta @ h(v) / n
         lam = float(np.linalg.norm(w) / max(np.linalg.norm(v), 1e-300))
         v = w / max(np.linalg.norm(w), 1e-300)
     return lam
@@ -106,15 +124,15 @@ def sharpness(loss: str, theta: np.ndarray, f0: np.ndarray, top: float, iters: i
 
 # --- MSE, noise-free: closed form ----------------------------------------------------------------
 def mse_closed_form(spec: Spectrum, f0: np.ndarray, y: np.ndarray, jw0: np.ndarray | None,
-                    lr: float, wd: float, times: np.ndarray) -> np.ndarray:
+                    lr: float, wd: float, times: np.ndarray, n_total: int) -> np.ndarray:
     """Full-batch GD loss of the linearised network at ``times`` (effective steps), exactly.
 
-    With a = 2 η / (M C) and residual r = f − y: r ← (I − a Θ − η λ_wd) r − η λ_wd (y + J w0 − f0),
+    With a = 2 η / (N C) and residual r = f − y: r ← (I − a Θ − η λ_wd) r − η λ_wd (y + J w0 − f0),
     an affine recursion whose solution is r_t = r* + (I − a Θ − η λ_wd)^t (r_0 − r*).
     """
     M, C = f0.shape
     r0 = (f0 - y).reshape(-1)
-    a = 2.0 * lr / (M * C)
+    a = 2.0 * lr / (n_total * C)
     U, lam = spec.vectors, spec.values
     if wd > 0:
         b = -lr * wd * (y + (jw0 if jw0 is not None else 0.0) - f0).reshape(-1)
@@ -147,11 +165,14 @@ class Paths:
 
 def simulate(loss: str, spec: Spectrum, f0: np.ndarray, y: np.ndarray, jw0: np.ndarray | None, *,
              lr: float, wd: float, batch_size: int, n_total: int, horizon: int, curvature: float,
-             n_paths: int, noise: bool, rng: np.random.Generator, n_grid: int = 400) -> Paths:
+             n_paths: int, noise: bool, rng: np.random.Generator, n_grid: int = 200,
+             blocks: np.ndarray | None = None, scale: float = 1.0) -> Paths:
     """Iterate the linearised outputs for ``horizon`` effective steps along ``n_paths`` SDE paths.
 
     ``curvature`` is the Gauss-Newton sharpness (:func:`sharpness`): the Euler step is at most
     :data:`EULER_FRACTION` of the fastest mode's time constant, and at least horizon / n_grid steps.
+    ``spec`` is that of the rescaled kernel Θ̃ (:func:`rescale_to_full`); ``blocks`` and ``scale``
+    recover the cross-sample part that the minibatch noise is made of.
     """
     M, C = f0.shape
     rho = max(n_total - batch_size, 0) / max(n_total - 1, 1)  # finite-population factor
@@ -159,10 +180,12 @@ def simulate(loss: str, spec: Spectrum, f0: np.ndarray, y: np.ndarray, jw0: np.n
     P = n_paths if noisy else 1
     stable_s = EULER_FRACTION / max(lr * (curvature + wd), 1e-300)
     s = int(max(1, min(math.floor(stable_s), math.ceil(horizon / n_grid))))
+    if lr * (curvature + wd) >= 2.0:
+        s = 1  # past the classical limit: iterate every real step, as SGD does
     n_steps = int(math.ceil(horizon / s))
     U = np.ascontiguousarray(spec.vectors, dtype=np.float32)  # (MC, k)
-    U3 = U.reshape(M, C, -1)
     lam = spec.values.astype(np.float32)
+    blocks32 = blocks.astype(np.float32) if (blocks is not None and noise) else None
     f = np.broadcast_to(f0, (P, M, C)).astype(np.float32)
     f0_32 = f0.astype(np.float32)
     drift_wd = (jw0 - f0).astype(np.float32) if wd > 0 else None  # J w0 is required then
@@ -172,16 +195,21 @@ def simulate(loss: str, spec: Spectrum, f0: np.ndarray, y: np.ndarray, jw0: np.n
     out[:, 0] = per_sample_loss(loss, f0_32[None], y).mean(axis=1)
     for j in range(1, n_steps + 1):
         g = grad(loss, f, y)  # (P, M, C)
-        a = g.reshape(P, M * C) @ U * lam  # (P, k) = U_kᵀ Θ g
-        step = (lr * s / M) * (a @ U.T)
+        a = g.reshape(P, M * C) @ U * lam  # (P, k) = U_kᵀ Θ g = Σ_i v_i, v_i = Λ U_kᵀ[i] g_i
+        move = (lr * s / n_total) * a
         if noisy:
-            # each sample's output-moving vector in the eigenbasis, v_i = Λ U_kᵀ[i] g_i: (M, P, k)
-            v = np.matmul(g.transpose(1, 0, 2), U3) * lam
-            v -= v.mean(axis=0, keepdims=True)
-            eps = rng.standard_normal((P, 1, M)).astype(np.float32)
-            z = np.matmul(eps, v.transpose(1, 0, 2))[:, 0, :]  # (P, k)
-            step -= noise_scale * (z @ U.T)
-        f -= step.reshape(P, M, C)
+            # v_i = U_kᵀ O_{:,i} g_i, how sample i's gradient moves the others' outputs (O: Θ off its
+            # diagonal blocks); Σ_i ε_i (v_i − v̄), ε ~ N(0, I_M), has covariance M Cov_i(v_i).
+            eps = rng.standard_normal((P, M)).astype(np.float32)
+            eg = eps[:, :, None] * g
+            own = np.einsum("mcd,pmd->pmc", blocks32, eg) if blocks32 is not None else 0.0
+            z = (((eg.reshape(P, M * C) @ U) * lam) - (own.reshape(P, M * C) @ U if blocks32 is not None
+                                                        else 0.0)) / scale
+            vbar = (a - ((np.einsum("mcd,pmd->pmc", blocks32, g).reshape(P, M * C) @ U)
+                         if blocks32 is not None else 0.0)) / (scale * M)
+            z -= eps.sum(axis=1)[:, None] * vbar
+            move -= noise_scale * z
+        f -= (move @ U.T).reshape(P, M, C)
         if drift_wd is not None:
             f -= (lr * wd * s) * (f + drift_wd)
         out[:, j] = per_sample_loss(loss, f, y).mean(axis=1)
@@ -215,5 +243,5 @@ def real_steps(tau: np.ndarray, momentum: float) -> np.ndarray:
     return np.where(np.isfinite(tau), hi, np.inf)
 
 
-__all__ = ["Paths", "Spectrum", "effective_steps", "grad", "keep_moving",
+__all__ = ["Paths", "rescale_to_full", "Spectrum", "effective_steps", "grad", "keep_moving",
            "mse_closed_form", "per_sample_loss", "real_steps", "sharpness", "simulate", "spectrum"]

@@ -43,7 +43,7 @@ def outputs(model: torch.nn.Module, X: torch.Tensor, chunk: int = 1024) -> torch
     return out.reshape(len(X), -1)
 
 
-def empirical_ntk(model: torch.nn.Module, X: torch.Tensor, *, projection_dim: int = 4096,
+def empirical_ntk(model: torch.nn.Module, X: torch.Tensor, *, projection_dim: int = 16384,
                   weight_decay: bool = False, seed: int = 0) -> Kernel:
     """The empirical NTK of ``model`` on the samples ``X`` (a few hundred at most).
 
@@ -76,15 +76,15 @@ def empirical_ntk(model: torch.nn.Module, X: torch.Tensor, *, projection_dim: in
         jac = jac_fn(params, xb)  # name -> (b, C, *shape)
         b, c = next(iter(jac.values())).shape[:2]
         if project:
-            out = torch.zeros(b * c, projection_dim, dtype=torch.float64)
+            out = torch.zeros(b * c, projection_dim, dtype=torch.float32)
             for k, j in jac.items():
                 idx, sign = sketch[k]
-                out.index_add_(1, idx, (j.reshape(b * c, -1) * sign).double())
+                out.index_add_(1, idx, (j.reshape(b * c, -1) * sign).float())
         else:
-            out = torch.cat([j.reshape(b * c, -1).double() for j in jac.values()], dim=1)
+            out = torch.cat([j.reshape(b * c, -1).float() for j in jac.values()], dim=1)
         rows.append(out)
     J = torch.cat(rows)
-    theta = (J @ J.T).numpy()
+    theta = (J @ J.T).double().numpy()  # float32 rows keep memory at M·C·projection_dim·4 bytes
     with torch.no_grad():
         f0 = torch.func.vmap(f_single, in_dims=(None, 0))(params, X).double().numpy()
         jw0 = None

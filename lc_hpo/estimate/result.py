@@ -40,6 +40,7 @@ class TrainingTimeEstimate:
     note: str = ""
     times: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))  # real steps
     paths: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))  # (P, T)
+    ode: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))  # noise-free, (T,)
 
     # --- curves -----------------------------------------------------------------------------------
     def loss_curve(self, steps: Any) -> np.ndarray:
@@ -53,9 +54,11 @@ class TrainingTimeEstimate:
         lo, hi = np.percentile(self.paths, QUANTILES, axis=0)
         return self._at(steps, lo), self._at(steps, hi)
 
-    def steps_to(self, target_loss: float) -> tuple[float, tuple[float, float]]:
-        """Steps (median, central 80 % interval) to another target, from the same simulation."""
-        return steps_to_target(self.times, self.paths, target_loss, self.diverges)
+    def steps_to(self, target_loss: float, noise: bool = True) -> tuple[float, tuple[float, float]]:
+        """Steps (median, central 80 % interval) to another target, from the same simulation;
+        ``noise=False`` reads the noise-free (full-batch ODE) curve instead."""
+        paths = self.paths if noise or not self.ode.size else self.ode[None, :]
+        return steps_to_target(self.times, paths, target_loss, self.diverges)
 
     def _at(self, steps: Any, curve: np.ndarray | None) -> np.ndarray:
         s = np.asarray(steps, dtype=float)
