@@ -215,5 +215,6 @@ def test_a_standing_that_cannot_be_read_leaves_the_forecast_to_decide():
 def test_a_rule_pickled_before_standing_existed_still_decides():
     rule = StoppingRule(make_predictor("last_value"))
     del rule.calibration  # as a rule pickled by an earlier version, e.g. in a Ray experiment
+    del rule.trust  # (which read no study-trust evidence either)
     restored = pickle.loads(pickle.dumps(rule))
     assert restored.calibration is None and not restored.needs_context

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..curve import Curve, Mode, is_better
 from ..decision import DEFAULT_THRESHOLD
+from ..trust import StudyTrust
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,9 @@ class LCMethod:
     (``None``: the pruner's own default), whether P(better) reads the trial's standing (see
     :mod:`lc_hpo.standing`), after how many diverged values in a row a trial stops (``"off"``:
     never; ``None``: the pruner's default), and how many finite values a trial needs before a
-    forecast may stop it (``min_points``; ``None``: the pruner's default)."""
+    forecast may stop it (``min_points``; ``None``: the pruner's default), and the study-trust
+    guard (``trust``: ``"off"``, or a :meth:`~lc_hpo.trust.StudyTrust.from_spec` spec; ``None``:
+    the pruner's default)."""
 
     predictor: str
     threshold: float = DEFAULT_THRESHOLD
@@ -37,6 +40,7 @@ class LCMethod:
     standing: bool = True
     diverged_patience: int | str | None = None
     min_points: int | None = None
+    trust: str | None = None
 
     def options(self) -> dict:
         """Keyword arguments for ``LCPruner`` / ``LCScheduler``."""
@@ -50,10 +54,13 @@ class LCMethod:
                 else self.diverged_patience
         if self.min_points is not None:
             kw["min_points"] = self.min_points
+        if self.trust is not None:
+            kw["trust"] = False if self.trust == "off" else StudyTrust.from_spec(self.trust)
         return kw
 
 
-LC_METHOD_SYNTAX = "lc:NAME[@THRESHOLD][:startup=N][:standing=off][:diverged=N|off][:points=N]"
+LC_METHOD_SYNTAX = ("lc:NAME[@THRESHOLD][:startup=N][:standing=off][:diverged=N|off][:points=N]"
+                    "[:trust=off|SPEC]")
 
 
 def parse_lc_method(method: str) -> LCMethod:
@@ -73,6 +80,7 @@ def parse_lc_method(method: str) -> LCMethod:
     standing = True
     diverged: int | str | None = None
     points: int | None = None
+    trust: str | None = None
     for option in options:
         key, _, value = option.partition("=")
         if key == "startup" and value.isdigit() and int(value) >= 1:
@@ -83,11 +91,19 @@ def parse_lc_method(method: str) -> LCMethod:
             diverged = value if value == "off" else int(value)
         elif key == "points" and value.isdigit() and int(value) >= 1:
             points = int(value)
+        elif key == "trust" and value:
+            if value != "off":
+                try:
+                    StudyTrust.from_spec(value)
+                except ValueError as exc:
+                    raise ValueError(f"{usage} ({exc})") from None
+            trust = value
         else:
             raise ValueError(f"{usage} (options are startup=N, N ≥ 1 completed trials, "
                              "standing=on|off, diverged=N|off, N ≥ 1 diverged values in a row, "
-                             "and points=N, N ≥ 1 finite values before a forecast may stop a trial)")
-    return LCMethod(name, threshold, startup, standing, diverged, points)
+                             "points=N, N ≥ 1 finite values before a forecast may stop a trial, "
+                             "and trust=off|SPEC, the study-trust guard)")
+    return LCMethod(name, threshold, startup, standing, diverged, points, trust)
 
 
 def oracle_stops(final: float, incumbent: float | None, mode: Mode) -> bool:
