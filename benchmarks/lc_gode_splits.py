@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +61,8 @@ def table(results: list[dict]) -> str:
         return f"{np.mean(vals):{fmt}} ± {np.std(vals):{fmt}}"
 
     for cutoff in results[0]["predictors"][names[0]]:
-        label = f"{float(cutoff):.0%}" + (" (10 ep.)" if math.isclose(float(cutoff), 0.05) else "")
+        epochs = results[0].get("max_step")
+        label = f"{float(cutoff):.0%}" + (f" ({round(float(cutoff) * epochs)} ep.)" if epochs else "")
         for name in names:
             lines.append(f"| {name} | {label} | {cell(name, cutoff, 'final', 'mape', '.3f')} | "
                          f"{cell(name, cutoff, 'final', 'rmse', '.2f')} | "
@@ -83,19 +83,19 @@ def plot(results: list[dict], path: Path) -> None:
     cutoffs = list(results[0]["predictors"][names[0]])
     x = [100 * float(c) for c in cutoffs]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, key, label in ((axes[0], "rmse", "final-value RMSE (accuracy points)"),
+    for ax, key, label in ((axes[0], "rmse", "final-value RMSE (metric units)"),
                            (axes[1], "mape", "final-value MAPE")):
         for name in names:
             v = np.array([[r["predictors"][name][c]["final"][key] for c in cutoffs]
                           for r in results], float)
             ax.errorbar(x, v.mean(0), yerr=v.std(0), marker="o", capsize=3, label=name)
-        ax.set_xlabel("% of the 200 epochs observed")
+        ax.set_xlabel(f"% of the {results[0].get('max_step', '')} epochs observed")
         ax.set_ylabel(label)
         ax.set_xscale("log")
         ax.set_xticks(x, [f"{v:g}" for v in x])
         ax.minorticks_off()
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"NAS-Bench-201 CIFAR-10, unseen architectures ({len(results)} splits)")
+    fig.suptitle(f"{', '.join(results[0]['tasks'])}: unseen architectures ({len(results)} splits)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -115,6 +115,10 @@ def main() -> None:
     if args.from_json:
         files = sorted(Path(args.out).glob("splits_[0-9]*.json"))
         results = [json.loads(f.read_text()) for f in files]
+        if args.curves:  # results written before the JSON carried the budget
+            budget = max(c.max_step or 0 for c in read_curves(args.curves))
+            for r in results:
+                r.setdefault("max_step", budget)
         (Path(args.out) / "splits_table.md").write_text(table(results) + "\n")
         plot(results, Path(args.out) / "splits.png")
         print(table(results))
@@ -134,6 +138,7 @@ def main() -> None:
         specs = predictors(seed, args.steps, args.lstm_minutes)
         r = run_predict_bench(test, specs, cutoffs=CUTOFFS, train=train, progress=True)
         r["split"] = {"seed": seed, "train": len(train), "test": len(test)}
+        r["max_step"] = max(c.max_step or 0 for c in test)
         for spec in specs:
             if not isinstance(spec, str) and hasattr(spec, "metadata_"):
                 r.setdefault("training", {})[spec.name] = {
