@@ -20,22 +20,26 @@ RESULTS = os.path.join(HERE, "results")
 
 
 def paired() -> None:
+    """One row per schedule, per data set: mean ± std over seeds of (schedule - step) and of
+    (schedule - the full constant-rate run), test accuracy in points, same seed paired."""
     with open(os.path.join(RESULTS, "lrpo_single.json")) as fh:
         res = json.load(fh)
-    for name, rows in res.items():
-        full = next(k for k in rows if k.startswith("constant@") and k != "constant@16")
-        print(f"\n{name}: paired test-accuracy differences (same seed), points, mean ± std")
-        print(f"| schedule | minus step (no jump) | minus {full} |")
-        print("|---|---:|---:|")
-        step = np.array([r["test"] for r in rows["step"]])
-        ref = np.array([r["test"] for r in rows[full]])
-        for k, v in rows.items():
-            if k == full:
-                continue
-            t = np.array([r["test"] for r in v])
-            d1, d2 = 100 * (t - step), 100 * (t - ref)
-            print(f"| {k} | {d1.mean():+.2f} ± {d1.std(ddof=1):.2f} | "
-                  f"{d2.mean():+.2f} ± {d2.std(ddof=1):.2f} |")
+    names = [n for n, rows in res.items() if "constant@100" in rows]
+    print("\npaired test-accuracy differences (same seed), points, mean ± std")
+    print("| schedule | " + " | ".join(f"{n}: minus step | {n}: minus constant@100" for n in names)
+          + " |")
+    print("|---|" + "---:|---:|" * len(names))
+    for k in res[names[0]]:
+        if k in ("constant@100", "step"):
+            continue
+        cells = []
+        for n in names:
+            rows = res[n]
+            t = np.array([r["test"] for r in rows[k]])
+            for ref in ("step", "constant@100"):
+                d = 100 * (t - np.array([r["test"] for r in rows[ref]]))
+                cells.append(f"{d.mean():+.2f} ± {d.std(ddof=1):.2f}")
+        print(f"| {k} | " + " | ".join(cells) + " |")
 
 
 def scatter(data: str) -> None:
