@@ -120,7 +120,7 @@ def features(p_better: Sequence[float], curves: Sequence[Curve],
     rows = []
     for z, c in zip(np.log(p / (1.0 - p)), curves):
         share, gap = field_.standing(c)
-        u = min(max(c.last_step / c.max_step, 0.0), 1.0) if c.max_step else 0.0
+        u = min(max(c.last_step / c.max_step, 0.0), 1.0) if c.max_step and c.last_step else 0.0
         rows.append((z, share, share * u, gap, gap * u))
     return np.array(rows, dtype=float).reshape(len(rows), len(FEATURES))
 
