@@ -3,8 +3,8 @@
 Every trial trains a small PyTorch MLP on scikit-learn's 8x8 digits (bundled, nothing is downloaded)
 through :func:`lc_hpo.lrpo.lrpo_schedule` and reports validation accuracy, the learning rate and the
 LRPO phase every epoch with ``tune.report``.  Ray runs them locally, two at a time
-(``ray.init(num_cpus=2)``); the table lists each trial's jump factor and accuracy.  About a minute or
-two on 2 CPU cores, most of it Ray starting up:
+(``ray.init(num_cpus=2)``); the table lists each trial's jump factor and accuracy.  Each trial is a
+few seconds of CPU; most of the wall time is Ray starting up (measured times in docs/lrpo.md):
 
     python examples/lrpo_ray.py [--trials 8] [--mode code]
 """
