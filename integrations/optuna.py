@@ -246,7 +246,7 @@ class LCPruner(BasePruner):
         # change: each is one storage write), and the bounded per-step history `lc-hpo explain`
         # prints (lc_hpo.explain).
         try:
-            attrs = {FORECAST_ATTR: decision.to_dict()}
+            attrs: dict[str, object] = {FORECAST_ATTR: decision.to_dict()}
             attrs.update((k, v) for k, v in flat_fields(decision).items()
                          if k not in trial.user_attrs or trial.user_attrs[k] != v)
             attrs[HISTORY_ATTR] = append_history(trial.user_attrs.get(HISTORY_ATTR), decision)
