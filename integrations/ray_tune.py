@@ -22,6 +22,7 @@ from ray.tune.schedulers import TrialScheduler
 
 from lc_hpo._validation import check_int
 from lc_hpo.allocation import OVER_BUDGET
+from lc_hpo.budget_prior import ESTIMATE_KEY, soonest_first
 from lc_hpo.arch_source import ARCH_KEY, ArchFn, ArchSource
 from lc_hpo.curve import MODES, Mode, is_better
 from lc_hpo.decision import (DEFAULT_DIVERGED_PATIENCE, DEFAULT_N_STARTUP_TRIALS,
@@ -258,7 +259,11 @@ class LCScheduler(TrialScheduler):
         unstarted = {t.trial_id: t for t in trials if t.status == Trial.PENDING
                      and not self._trials.get(t.trial_id, _TrialState()).history}
         if unstarted:
-            key = next_to_run(self._rule, {}, list(unstarted))
+            # trials carrying a training-time estimate (config["lc_estimate"]) start soonest-first
+            keys = list(unstarted)
+            keys = [keys[i] for i in soonest_first(
+                [_plain_estimate(unstarted[k]) for k in keys])]
+            key = next_to_run(self._rule, {}, keys)
             return unstarted[key]  # type: ignore[index]
         if paused:
             # Ray asks at every step of its loop; paused curves do not change, so the ranking
@@ -500,6 +505,12 @@ class LCScheduler(TrialScheduler):
                 trial.set_status(Trial.PAUSED)
         else:
             st.status = RUNNING
+
+
+def _plain_estimate(trial: Trial) -> Any:
+    """A trial's training-time estimate (``config["lc_estimate"]``, a ``to_dict()``), or None."""
+    config = getattr(trial, "config", None)
+    return config.get(ESTIMATE_KEY) if isinstance(config, dict) else None
 
 
 def _plain_config(config: Any) -> dict:
