@@ -196,5 +196,5 @@ def linearised_sgd(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, *, 
     return run
 
 
-__all__ = ["PRETRAIN", "Run", "body", "network", "eval_steps", "finetune_model", "finetune_task", "linearised_sgd",
-           "load_mnist_5k", "pretrain", "sgd_finetune"]
+__all__ = ["PRETRAIN", "Run", "body", "eval_steps", "finetune_model", "finetune_task",
+           "linearised_sgd", "load_mnist_5k", "network", "pretrain", "sgd_finetune", "split"]

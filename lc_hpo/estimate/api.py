@@ -114,8 +114,9 @@ def estimate_training_time(
     lr_eff = lr / (1.0 - momentum)
     hyper = {"lr": float(lr), "batch_size": int(batch_size), "momentum": float(momentum),
              "weight_decay": float(weight_decay)}
-    common = dict(initial_loss=initial, target_loss=float(target_loss), max_steps=int(max_steps),
-                  loss=loss, hyperparameters=hyper, n_samples=int(M))
+    common: dict[str, Any] = dict(initial_loss=initial, target_loss=float(target_loss),
+                                  max_steps=int(max_steps), loss=loss, hyperparameters=hyper,
+                                  n_samples=int(M))
     # Heavy-ball gradient descent on the quadratic (linearised, Gauss-Newton) model is stable while
     # lr · sharpness < 2 (1 + momentum); past it the linearised dynamics diverge.  Exact for the MSE;
     # for cross-entropy it is the model at the pretrained weights (the classical step-size limit).

@@ -204,11 +204,13 @@ def simulate(loss: str, spec: Spectrum, f0: np.ndarray, y: np.ndarray, jw0: np.n
             # diagonal blocks); Σ_i ε_i (v_i − v̄), ε ~ N(0, I_M), has covariance M Cov_i(v_i).
             eps = rng.standard_normal((P, M)).astype(np.float32)
             eg = eps[:, :, None] * g
-            own = np.einsum("mcd,pmd->pmc", blocks32, eg) if blocks32 is not None else 0.0
-            z = (((eg.reshape(P, M * C) @ U) * lam) - (own.reshape(P, M * C) @ U if blocks32 is not None
-                                                        else 0.0)) / scale
-            vbar = (a - ((np.einsum("mcd,pmd->pmc", blocks32, g).reshape(P, M * C) @ U)
-                         if blocks32 is not None else 0.0)) / (scale * M)
+            z = (eg.reshape(P, M * C) @ U) * lam
+            vbar = a.copy()
+            if blocks32 is not None:  # remove each sample's own block: only O moves the others
+                z -= np.einsum("mcd,pmd->pmc", blocks32, eg).reshape(P, M * C) @ U
+                vbar -= np.einsum("mcd,pmd->pmc", blocks32, g).reshape(P, M * C) @ U
+            z /= scale
+            vbar /= scale * M
             z -= eps.sum(axis=1)[:, None] * vbar
             move -= noise_scale * z
         f -= (move @ U.T).reshape(P, M, C)

@@ -89,7 +89,7 @@ def empirical_ntk(model: torch.nn.Module, X: torch.Tensor, *, projection_dim: in
         f0 = torch.func.vmap(f_single, in_dims=(None, 0))(params, X).double().numpy()
         jw0 = None
         if weight_decay:
-            _, t = jvp(lambda p: functional_call(model, (p, buffers), (X,)), (params,), (params,))
+            t = jvp(lambda p: functional_call(model, (p, buffers), (X,)), (params,), (params,))[1]
             jw0 = t.reshape(len(X), -1).double().numpy()
     return Kernel(theta=theta, f0=f0, jw0=jw0, n_params=n_params, projected=project)
 
