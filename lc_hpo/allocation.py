@@ -31,6 +31,7 @@ class Candidate:
     remaining_cost: float  # cost (budget units) to run it from where it is to max_step
 
 
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")  # overflow means "not finite" here
 def promise(rule: StoppingRule, curves: Sequence[Curve], incumbent: float | None,
             context: Sequence[Curve] | None = None) -> np.ndarray:
     """Expected improvement of each curve's final value over ``incumbent`` (higher is better).

@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import zlib
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator, Sequence
 
@@ -96,6 +97,9 @@ def iter_curves(path: PathLike) -> Iterator[Curve]:
                 except (json.JSONDecodeError, CurveError, ValueError, TypeError,
                         OverflowError) as exc:  # any bad field, named with its file and line
                     raise CurveSetError(f"{path}:{lineno}: {exc}") from None
+                except RecursionError:
+                    raise CurveSetError(f"{path}:{lineno}: JSON nested too deeply to be a curve "
+                                        "record") from None
                 key = (curve.task, curve.config_id)
                 if key in first_line:
                     raise CurveSetError(
@@ -104,8 +108,9 @@ def iter_curves(path: PathLike) -> Iterator[Curve]:
                         "task (the curve-set format: README, \"Command line\")")
                 first_line[key] = lineno
                 yield curve
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise CurveSetError(f"{path}: cannot read ({exc})") from None
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:  # corrupt or truncated gzip
+        raise CurveSetError(f"{path}: cannot read ({type(exc).__name__}: {exc}); the file is "
+                            "corrupt or truncated") from None
 
 
 def read_curves(paths: PathLike | Sequence[PathLike]) -> list[Curve]:

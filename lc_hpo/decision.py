@@ -264,6 +264,9 @@ class StoppingRule:
             return keep(LEADER)
         return None
 
+    # Values near the float range (1e300) overflow inside a forecast's moments: the result is not
+    # finite and the trial keeps training (said once), without numpy's warnings reaching the user.
+    @np.errstate(over="ignore", invalid="ignore", divide="ignore")
     def _forecast_into(self, decisions: list[Decision | None], curves: list[Curve],
                        index: list[int], inc: float, steps: list[int | None],
                        context: Sequence[Curve] | None = None) -> None:

@@ -36,6 +36,8 @@ FEATURES = ("logit_p", "share", "share_x_observed", "gap", "gap_x_observed")
 
 #: P(better) is clipped to [P_CLIP, 1 - P_CLIP] before its logit is taken.
 P_CLIP = 1e-4
+#: The largest magnitude a calibration's coefficient or intercept may have (see __post_init__).
+MAX_PARAMETER = 20.0
 
 
 def value_at(curve: Curve, step: int) -> float:
@@ -158,6 +160,12 @@ class StandingCalibration:
         if len(coef) != len(FEATURES) or not all(math.isfinite(c) for c in coef) or \
                 not math.isfinite(intercept):
             raise ValueError(usage)
+        if max(abs(c) for c in (*coef, intercept)) > MAX_PARAMETER:
+            # A fitted one is of order 1 (the bundled one's largest is 1.7); one far beyond this
+            # would decide alone whatever the forecast says (an intercept of -1e6 stops all).
+            raise ValueError(f"a standing calibration's coefficients and intercept must lie in "
+                             f"[-{MAX_PARAMETER:g}, {MAX_PARAMETER:g}], got {coef!r}, {intercept!r}; "
+                             "refit it with 'lc-hpo calibrate'")
         object.__setattr__(self, "coef", coef)
         object.__setattr__(self, "intercept", intercept)
         if self.fitted_on is not None:  # plain data only: checkpoints load as weights only

@@ -150,6 +150,10 @@ def test_checkpoints_load_as_weights_only_with_clear_errors(tmp_path, mixture):
         change(broken)
         path = tmp_path / "broken.pt"
         torch.save(broken, path)
+        with pytest.raises(CheckpointError, match="does not match the hash"):
+            load_predictor(path)
+        del broken["content_sha256"]  # as a file written before the hash: its content is checked
+        torch.save(broken, path)
         with pytest.raises(CheckpointError, match=message):
             load_predictor(path)
 

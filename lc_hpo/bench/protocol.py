@@ -114,6 +114,12 @@ def oracle_stops(final: float, incumbent: float | None, mode: Mode) -> bool:
     return incumbent is not None and not is_better(final, incumbent, mode)
 
 
+#: The fewest configurations a task needs for a replay to measure anything.
+MIN_CONFIGS = 3
+#: The largest max_step a replay accepts: it keeps per-step arrays of every run.
+MAX_REPLAY_STEP = 1_000_000
+
+
 @dataclass
 class ReplayTask:
     """The curves of one task, with what the protocol needs to know about them."""
@@ -134,6 +140,11 @@ class ReplayTask:
             raise ValueError(f"task {self.name!r} mixes modes {sorted(modes)}; one task, one metric")
         self.mode = modes.pop()  # type: ignore[assignment]
         self.max_step = max(int(c.max_step or 0) for c in self.curves)
+        if self.max_step > MAX_REPLAY_STEP:
+            raise ValueError(
+                f"task {self.name!r}: max_step {self.max_step} is beyond the {MAX_REPLAY_STEP:,} "
+                "steps a replay holds in memory; give steps in coarser units (e.g. epochs, or "
+                "every k-th step numbered 1, 2, ...)")
         incomplete = [c.config_id for c in self.curves if c.max_step != self.max_step
                       or not c.is_complete]
         if incomplete:
@@ -147,6 +158,11 @@ class ReplayTask:
             raise ValueError(f"task {self.name!r}: no curve has a finite final value")
         self.best_final = float(finite.min() if self.mode == "min" else finite.max())
         self.largest_regret = float(np.max(np.abs(finite - self.best_final)))
+        if len(self.curves) < MIN_CONFIGS:
+            raise ValueError(
+                f"task {self.name!r} has {len(self.curves)} curve(s); replaying a search needs at "
+                f"least {MIN_CONFIGS} configurations to compare (a speedup over one run measures "
+                "nothing)")
 
     def budget(self, budget_factor: float) -> int:
         """Steps a study may spend: ``budget_factor`` full runs."""

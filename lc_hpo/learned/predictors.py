@@ -16,7 +16,8 @@ import torch
 from ..curve import Curve
 from ..forecast import Forecast
 from ..predictors.base import ObservedBatch, Predictor
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import (CheckpointError, check_config_sizes, check_shapes, load_checkpoint,
+                         save_checkpoint)
 from .features import FEATURE_VERSION, Encoded, encode, query_features
 from .networks import MixtureLSTM, RecursiveLSTM, mixture_nll
 from .threads import single_threaded
@@ -114,7 +115,13 @@ class _LearnedPredictor(Predictor):
                                   f"encodes curves as version {FEATURE_VERSION}; retrain it with "
                                   "'lc-hpo train'")
         try:
+            check_config_sizes(payload["config"])
             self = cls(**payload["config"])
+            # Sizes checked against the weights on a skeleton that allocates nothing ("meta"),
+            # before anything is built: a config naming a huge model fails here, not in memory.
+            with torch.device("meta"):
+                skeleton = self._build()
+            check_shapes(skeleton.state_dict(), payload["state_dict"])
             self.model_ = self._build()
         except (TypeError, ValueError) as exc:  # a config this version cannot build
             raise CheckpointError(f"{path}: its model configuration is not valid here "
