@@ -49,7 +49,7 @@ def scatter(data: str) -> None:
     with open(path) as fh:
         rows = json.load(fh)["rows"]
     full = np.array([r["full"]["test"] for r in rows])
-    names = ("truncate16", "lrpo_code", "lrpo_predictor", "cosine")
+    names = [n for n in ("truncate16", "lrpo_code", "lrpo_predictor", "cosine") if n in rows[0]]
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.6), sharey=True)
     for ax, s in zip(axes, names, strict=True):
         short = np.array([r[s]["val"] for r in rows])
@@ -67,5 +67,5 @@ def scatter(data: str) -> None:
 if __name__ == "__main__":
     if os.path.exists(os.path.join(RESULTS, "lrpo_single.json")):
         paired()
-    for d in ("digits", "mnist5k"):
+    for d in ("digits", "mnist1d"):
         scatter(d)
