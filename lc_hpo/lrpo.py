@@ -183,6 +183,7 @@ class LRPO:
         self.alpha: float | None = None
         self.alpha_reason = ""
         self._warned: set[str] = set()
+        self._caller_depth = 0  # extra frames between step() and the user's code (lrpo_schedule)
         self._bad_warm_loss = False
 
     # --- schedule ------------------------------------------------------------------------------
@@ -282,7 +283,7 @@ class LRPO:
         """Warn once per kind of problem; ``stacklevel`` points at the caller of :meth:`step`."""
         if key not in self._warned:
             self._warned.add(key)
-            warnings.warn(message, LRPOWarning, stacklevel=stacklevel)
+            warnings.warn(message, LRPOWarning, stacklevel=stacklevel + self._caller_depth)
 
     # --- checkpointing -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -334,6 +335,7 @@ def lrpo_schedule(optimizer: Any, train_epoch: Callable[[], float], *,
     controller, finished (``done``).
     """
     ctl = LRPO(optimizer, **params)
+    ctl._caller_depth = 1  # warnings point at the caller of lrpo_schedule
     for _ in range(ctl.total_epochs):
         ctl.step(train_epoch())
         entry = ctl.history[-1]
