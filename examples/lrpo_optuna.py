@@ -4,8 +4,8 @@ Each trial trains a small PyTorch MLP on scikit-learn's 8x8 digits (bundled, not
 with :func:`lc_hpo.lrpo.lrpo_schedule`: 10 warm epochs at the trial's rate, one jump epoch, 5 fine-tune
 epochs, 16 in all, reporting validation accuracy each epoch.  The study ranks configurations by that
 short run; the best configuration is then trained for the full budget at a constant rate (the paper's
-baseline) and scored on a test split the study never saw.  Measured times are in docs/lrpo.md
-(``--trials 6 --full-epochs 20``: 8.5 s of CPU):
+baseline) and scored on a test split the study never saw.  With the defaults, 30 s on 2 shared CPU
+cores (docs/lrpo.md):
 
     python examples/lrpo_optuna.py [--trials 20] [--full-epochs 60] [--mode code]
 
