@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 
 import optuna
@@ -34,6 +35,12 @@ from lc_hpo import LCPruner, make_predictor, read_curves
 from lc_hpo.bench.tasks.datasets import load_dataset
 from lc_hpo.bench.tasks.nas import NASTrainer, nas_arch, suggest_nas_config
 from lc_hpo.integrations.optuna import set_architecture
+
+
+def label(predictor: str) -> str:
+    """A predictor's name for the table: a checkpoint by its file name."""
+    return os.path.splitext(os.path.basename(predictor))[0] if os.path.isfile(predictor) \
+        else predictor
 
 
 def architecture_predictor(name: str, train: str | None, minutes: float):
@@ -126,7 +133,7 @@ def main() -> None:
     arms: list[tuple[str, optuna.pruners.BasePruner]] = []
     predictor = architecture_predictor(args.predictor, args.train, args.train_minutes)
     if predictor is not None:
-        arms.append((f"LCPruner({args.predictor})", LCPruner(predictor)))
+        arms.append((f"LCPruner({label(args.predictor)})", LCPruner(predictor)))
     arms += [("LCPruner() default", LCPruner()), ("MedianPruner", optuna.pruners.MedianPruner())]
     rows = []
     for name, pruner in arms:

@@ -76,6 +76,12 @@ def space(epochs: int) -> dict:
     return out
 
 
+def label(predictor: str) -> str:
+    """A predictor's name for the table: a checkpoint by its file name."""
+    return os.path.splitext(os.path.basename(predictor))[0] if os.path.isfile(predictor) \
+        else predictor
+
+
 def architecture_predictor(name: str, train: str | None, minutes: float):
     """The predictor for the architecture-aware arm (fitted on ``train`` if it has no weights);
     None, with the reason printed, when it cannot be had."""
@@ -173,7 +179,7 @@ def main() -> None:
     arms = []
     predictor = architecture_predictor(args.predictor, args.train, args.train_minutes)
     if predictor is not None:
-        arms.append((f"LCScheduler({args.predictor})",
+        arms.append((f"LCScheduler({label(args.predictor)})",
                      LCScheduler(predictor, max_t=args.epochs)))
     arms += [("LCScheduler() default", LCScheduler(max_t=args.epochs)),
              ("ASHA", ASHAScheduler(max_t=args.epochs, grace_period=1, reduction_factor=3))]
