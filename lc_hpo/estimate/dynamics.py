@@ -170,7 +170,7 @@ def simulate(loss: str, spec: Spectrum, f0: np.ndarray, y: np.ndarray, jw0: np.n
     """Iterate the linearised outputs for ``horizon`` effective steps along ``n_paths`` SDE paths.
 
     Steps of ``horizon / n_grid`` SGD steps (at least 1) are taken; modes faster than that are
-    slowed to :data:`STIFF` per step.  ``curvature`` is unused here (kept for the caller's record).
+    slowed to :data:`STIFF` per step, stiffness read from ``curvature`` (:func:`sharpness`).
     ``spec`` is that of the rescaled kernel Θ̃ (:func:`rescale_to_full`); ``blocks`` and ``scale``
     recover the cross-sample part that the minibatch noise is made of.
     """
@@ -184,8 +184,8 @@ def simulate(loss: str, spec: Spectrum, f0: np.ndarray, y: np.ndarray, jw0: np.n
     # Stiff modes (those that relax within one grid step) are slowed to relax by at most half per
     # step, so the explicit iteration stays stable at the effective rate η/(1 − m) even where a
     # step of it alone would not be (heavy-ball SGD is stable up to η λ < 2 (1 + m)); they are
-    # done within a few steps either way.  h bounds the loss curvature in function space.
-    h = 0.5 if loss == "cross_entropy" else 2.0 / C
+    # done within a few steps either way.  h is the loss curvature in function space at w0.
+    h = curvature * n_total / max(spec.top, 1e-300)  # the loss curvature along the top mode
     lam = np.minimum(spec.values, STIFF * n_total / (lr * s * h)).astype(np.float32)
     blocks32 = blocks.astype(np.float32) if (blocks is not None and noise) else None
     f = np.broadcast_to(f0, (P, M, C)).astype(np.float32)
