@@ -27,7 +27,7 @@ from lc_hpo.bench.protocol import (LC_METHOD_SYNTAX, RegretTracker, ReplayTask,
                                     oracle_stops, parse_lc_method)
 from lc_hpo.curve import is_better
 
-from lc_hpo.integrations.optuna import LCPruner
+from lc_hpo.integrations.optuna import LCPruner, set_architecture
 
 #: The methods every replay knows, besides ``lc:NAME[@THRESHOLD][:startup=N]``.
 BUILTIN_METHODS = ("none", "median", "percentile", "sha", "hyperband", "patient", "one-step",
@@ -132,6 +132,8 @@ def replay_ordering(task: ReplayTask, order: np.ndarray, method: str, budget: in
 
     def objective(trial: optuna.Trial) -> float:
         curve = task.curves[order[trial.number]]
+        if curve.arch is not None:  # as a live NAS sweep would, for architecture-aware predictors
+            set_architecture(trial, curve.arch)
         previous = 0
         last = len(curve.steps) - 1
         for k, (step, value) in enumerate(zip(curve.steps.tolist(), curve.values.tolist())):
