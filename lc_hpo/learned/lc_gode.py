@@ -191,6 +191,11 @@ class LCGODEPredictor(_LearnedPredictor):
     #: ``bench predict --train FILE`` fits it on FILE even when it came with shipped weights.
     refit_with_train = True
 
+    @property
+    def uses_arch(self) -> bool:
+        """Whether forecasts read each curve's ``arch``, so adapters warn about trials without one."""
+        return bool(self.use_graph)
+
     def __init__(self, latent: int = 16, hidden: int = 64, graph_layer: str = "gcn",
                  use_graph: bool = True, graph_dropout: float = 0.15, samples: int = 16,
                  ode_steps: int = 10, first_point_weight: float = 5000.0,
