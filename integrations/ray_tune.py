@@ -400,6 +400,7 @@ class LCScheduler(TrialScheduler):
                 if reason is not None and st.decision is not None:
                     st.decision = replace(st.decision, stop=True, reason=reason)
                 tune_controller.stop_trial(by_id[k])
+                _mark_for_saving(tune_controller, by_id[k])
 
     def _should_yield(self, tune_controller: Any, trial: Trial, st: _TrialState) -> bool:
         """At a milestone, pause this trial (it resumes later) when others deserve its slot first.
@@ -511,6 +512,19 @@ def _plain_estimate(trial: Trial) -> Any:
     """A trial's training-time estimate (``config["lc_estimate"]``, a ``to_dict()``), or None."""
     config = getattr(trial, "config", None)
     return config.get(ESTIMATE_KEY) if isinstance(config, dict) else None
+
+
+def _mark_for_saving(tune_controller: Any, trial: Trial) -> None:
+    """Have Ray save this trial's state again with the experiment.
+
+    Ray (2.60) re-saves a stopped trial only if it held an actor: a trial stopped while paused
+    kept its PAUSED status and last result in the saved experiment (a restore would resume it, and
+    its results showed the decision before the one that stopped it).  The scheduler's handle has no
+    public way to ask, so the controller behind it is asked where it can be reached."""
+    mark = getattr(getattr(tune_controller, "_tune_controller", None),
+                   "_mark_trial_to_checkpoint", None)
+    if callable(mark):
+        mark(trial)
 
 
 def _plain_config(config: Any) -> dict:

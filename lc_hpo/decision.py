@@ -234,6 +234,7 @@ class StoppingRule:
             if early is None:
                 to_forecast.append(i)
         if to_forecast:
+            assert inc is not None  # _precheck settles every decision without an incumbent
             self._forecast_into(decisions, [curves[i] for i in to_forecast], to_forecast, inc,
                                 steps, context)
         return decisions  # type: ignore[return-value]

@@ -45,6 +45,7 @@ def save_checkpoint(path: str | os.PathLike, kind: str, state_dict: dict[str, to
     """Write a checkpoint atomically (a temporary file renamed into place)."""
     from .. import __version__
 
+    weights = {k: v.detach().cpu().clone() for k, v in state_dict.items()}
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -52,9 +53,9 @@ def save_checkpoint(path: str | os.PathLike, kind: str, state_dict: dict[str, to
         "lc_hpo_version": __version__,
         "config": config,
         "metadata": metadata,
-        "state_dict": {k: v.detach().cpu().clone() for k, v in state_dict.items()},
+        "state_dict": weights,
+        "content_sha256": content_hash(kind, config, metadata, weights),
     }
-    payload["content_sha256"] = content_hash(kind, config, metadata, payload["state_dict"])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
