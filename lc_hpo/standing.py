@@ -114,7 +114,7 @@ def standing(curve: Curve, finished: Sequence[Curve]) -> tuple[float, float]:
     return _Field(finished).standing(curve)
 
 
-def features(p_better: Sequence[float], curves: Sequence[Curve],
+def features(p_better: Sequence[float] | np.ndarray, curves: Sequence[Curve],
              finished: Sequence[Curve]) -> np.ndarray:
     """The model's input rows (:data:`FEATURES`), one per curve."""
     p = np.clip(np.asarray(p_better, dtype=float), P_CLIP, 1.0 - P_CLIP)
@@ -197,7 +197,7 @@ class StandingCalibration:
         coef[:model.coef_.shape[1]] = model.coef_[0]
         return cls(tuple(coef), float(model.intercept_[0]), fitted_on)
 
-    def adjust(self, p_better: Sequence[float], curves: Sequence[Curve],
+    def adjust(self, p_better: Sequence[float] | np.ndarray, curves: Sequence[Curve],
                finished: Sequence[Curve]) -> np.ndarray:
         """P(better) of each curve, read together with its standing among ``finished``."""
         s = features(p_better, curves, finished) @ np.array(self.coef) + self.intercept
