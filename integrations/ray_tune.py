@@ -293,8 +293,9 @@ class LCScheduler(TrialScheduler):
             parts.append(f"budget {self._spent():.4g}/{self._budget:.4g} {self._budget_unit}")
         live = [(k, st) for k, st in self._trials.items()
                 if st.status in (RUNNING, PAUSED) and st.decision and st.decision.p_better is not None]
-        for k, st in sorted(live, key=lambda kv: -(kv[1].decision.p_better or 0))[:5]:
+        for k, st in sorted(live, key=lambda kv: -_p_better(kv[1]))[:5]:
             d = st.decision
+            assert d is not None  # live trials were chosen for having a forecast
             parts.append(f"  {k}: t={st.last_t} forecast {d.predicted_final:.4g} "
                          f"[{d.lower:.4g}, {d.upper:.4g}], P(beats incumbent)={d.p_better:.3f}")
         return "\n".join(parts)
@@ -466,9 +467,12 @@ class LCScheduler(TrialScheduler):
         state: its points are merged over what ``set_state`` brought, and a trial whose log reaches
         ``max_t`` is complete whatever state the snapshot caught it in."""
         try:
-            path = os.path.join(trial.path, "result.json")
+            trial_dir = trial.path
         except Exception:  # a brand-new trial has no directory yet
             return
+        if trial_dir is None:
+            return
+        path = os.path.join(trial_dir, "result.json")
         if not os.path.isfile(path):
             return
         try:
@@ -525,6 +529,11 @@ def _mark_for_saving(tune_controller: Any, trial: Trial) -> None:
                    "_mark_trial_to_checkpoint", None)
     if callable(mark):
         mark(trial)
+
+
+def _p_better(st: _TrialState) -> float:
+    """A trial's latest P(better), 0 without a forecast (for ordering)."""
+    return (st.decision.p_better or 0.0) if st.decision is not None else 0.0
 
 
 def _plain_config(config: Any) -> dict:
@@ -593,7 +602,7 @@ class LCForecastCallback(Callback):
         # one more row, so the dataframe and `Result.metrics` agree.
         meta = getattr(trial, "run_metadata", None)
         last = getattr(meta, "last_result", None)
-        if isinstance(last, dict) and any(k != "trial_id" for k in last):  # it reported something
+        if meta is not None and isinstance(last, dict) and any(k != "trial_id" for k in last):  # reported
             fields = self.scheduler.forecast_fields(trial.trial_id)
             meta.last_result = {**last, **fields}
             if any(not _same(last.get(k), v) for k, v in fields.items()):
