@@ -20,6 +20,8 @@ architecture (``set_architecture``), as a live NAS sweep would.
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lc_gode_replay.py \\
         --nb201 ../shared/data/nb201/nb201_cifar10_140.jsonl --sweep /work/nas_sweep.jsonl \\
         --work /tmp/gode_replay --out docs/lc_gode/replay
+
+(``--from-json`` rebuilds the tables and ``sweep.png`` / ``nb201.png`` from the JSON files in ``--out``.)
 """
 
 from __future__ import annotations
@@ -79,21 +81,74 @@ def table(results: dict, labels: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def plot(results: dict, labels: dict[str, str], title: str, path: Path) -> None:
+    """Mean regret over orderings against epochs spent, one line per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (task, curves), = results["anytime_regret"].items()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for m, regret in curves.items():
+        ax.plot(range(1, len(regret) + 1), regret, label=labels.get(m, m),
+                lw=2.2 if m.startswith("lc:") else 1.2, ls="--" if m in ("none", "oracle") else "-")
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=1e-3)
+    ax.set_xlabel("epochs spent (all trials)")
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("mean regret (the task's accuracy units)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def report(out: Path) -> None:
+    """Tables and plots from the JSON files already in ``out``."""
+    for name, title in (("sweep", "digits NAS sweep: 30 held-out cells"),
+                        ("nb201", "NAS-Bench-201: 42 held-out cells")):
+        path = out / f"{name}.json"
+        if not path.exists():
+            continue
+        res = json.loads(path.read_text())
+        labels = {m: _label(m) for m in res["setup"]["methods"]}
+        print(f"\n{title} ({res['setup']['orderings']} orderings)\n")
+        print(table(res, labels))
+        plot(res, labels, title, out / f"{name}.png")
+
+
+def _label(method: str) -> str:
+    if method.endswith("gode_sweep_half0.pt"):
+        return "lc:lc_gode (trained on the other 30 cells)"
+    if method.endswith("gode_nb201_split0.pt"):
+        return "lc:lc_gode (trained on the 98 other cells)"
+    if method == "lc:lc_gode":
+        return "lc:lc_gode (shipped, NB201: transfer)"
+    return method
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nb201", required=True)
     ap.add_argument("--sweep", required=True)
     ap.add_argument("--work", default="/tmp/gode_replay")
     ap.add_argument("--out", default="docs/lc_gode/replay")
-    ap.add_argument("--orderings-nb201", type=int, default=3)
-    ap.add_argument("--orderings-sweep", type=int, default=10)
+    ap.add_argument("--orderings-nb201", type=int, default=20)
+    ap.add_argument("--orderings-sweep", type=int, default=20)
     ap.add_argument("--steps-nb201", type=int, default=1000)
     ap.add_argument("--steps-sweep", type=int, default=600)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--only", choices=["nb201", "sweep"], default=None)
+    ap.add_argument("--from-json", action="store_true",
+                    help="only rebuild the tables and plots from the JSON files in --out")
     args = ap.parse_args()
     torch.set_num_threads(1)
     work, out = Path(args.work), Path(args.out)
+    if args.from_json:
+        report(out)
+        return
     work.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -103,9 +158,6 @@ def main() -> None:
         methods = BUILTINS + ["lc:default", "lc:lc_gode", f"lc:{ckpt}"]
         res = replay(te, methods, args.orderings_sweep, args.workers)
         (out / "sweep.json").write_text(json.dumps(res, indent=1))
-        labels = {f"lc:{ckpt}": "lc:lc_gode (trained on the other 30 cells)",
-                  "lc:lc_gode": "lc:lc_gode (shipped, NB201: transfer)"}
-        print(table(res, labels))
 
     if args.only in (None, "nb201"):
         tr, te = split(args.nb201, 0.3, work, "nb201")
@@ -113,7 +165,7 @@ def main() -> None:
         methods = BUILTINS + ["lc:default", f"lc:{ckpt}"]
         res = replay(te, methods, args.orderings_nb201, args.workers)
         (out / "nb201.json").write_text(json.dumps(res, indent=1))
-        print(table(res, {f"lc:{ckpt}": "lc:lc_gode (trained on the 98 other cells)"}))
+    report(out)
 
 
 if __name__ == "__main__":
