@@ -274,7 +274,9 @@ def test_default_reads_the_standing_of_each_trial_among_completed_ones(tmp_path)
     df = grid.get_dataframe()
     made = df["lc_p_better"].notna()
     assert made.any() and df.loc[made, "lc_p_forecast"].notna().all()
-    assert not LCScheduler(standing=False).rule.needs_context
+    # The study-trust guard reads the finished trials too; only with both off does the rule not.
+    assert LCScheduler(standing=False).rule.needs_context
+    assert not LCScheduler(standing=False, trust=False).rule.needs_context
 
 
 def test_a_trial_that_reports_nan_is_stopped_as_diverged(tmp_path):
