@@ -26,6 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ._validation import check_int
 from .curve import Curve
 
 
@@ -99,8 +100,7 @@ class StudyTrust:
     """
 
     def __init__(self, neighbours: int = 5, window: float = 0.05, veto: float = 0.3) -> None:
-        if isinstance(neighbours, bool) or not isinstance(neighbours, int) or neighbours < 1:
-            raise ValueError(f"neighbours must be a positive integer, got {neighbours!r}")
+        neighbours = check_int("neighbours", neighbours)  # type: ignore[assignment]
         if not (isinstance(window, (int, float)) and 0.0 <= window < 1.0):
             raise ValueError(f"window must be a fraction of the budget in [0, 1), got {window!r}")
         if not (isinstance(veto, (int, float)) and 0.0 < veto <= 1.0):
