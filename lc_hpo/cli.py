@@ -12,7 +12,7 @@ from .cli_args import (non_negative_int, positive_float, positive_int, positive_
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import DemoRecorder, format_table, run_demo
+    from .demo import DemoRecorder, format_table, plot_demo, run_demo
 
     recorder = DemoRecorder(args.dataset, args.epochs) if args.record else None
     results = run_demo(n_trials=args.trials, epochs=args.epochs, seed=args.seed,
@@ -23,6 +23,13 @@ def _demo(args: argparse.Namespace) -> int:
     print()
     print(f"{args.trials} trials of up to {args.epochs} epochs on {args.dataset}, TPE seed {args.seed}:")
     print(format_table(results))
+    if not args.no_plot:
+        try:
+            plot_demo(results, args.plot)
+        except ImportError as e:
+            print(f"no plot written: {e}")
+        else:
+            print(f"plot of best accuracy against epochs spent written to {os.path.abspath(args.plot)}")
     return 0
 
 
@@ -213,6 +220,10 @@ def build_parser(heavy: bool = True) -> argparse.ArgumentParser:
     demo.add_argument("--dataset", default="digits", choices=["digits", "mnist5k"],
                       help="the dataset trained on")
     demo.add_argument("--record", metavar="FILE", help="also write every trial's curve to FILE")
+    demo.add_argument("--plot", metavar="PATH", default="lc_hpo_demo.png",
+                      help="write the plot of best accuracy against epochs spent to PATH "
+                           "(PNG; default lc_hpo_demo.png in the current directory)")
+    demo.add_argument("--no-plot", action="store_true", help="write no plot")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(func=_demo)
 

@@ -8,15 +8,30 @@ from lc_hpo.cli import main
 BUNDLED = str(Path(lc_hpo.__file__).parent / "models" / "default.pt")
 
 
-def test_demo_runs_three_real_studies_and_prints_the_table(capsys):
-    assert main(["demo", "--trials", "7", "--epochs", "3", "--quiet"]) == 0
+def test_demo_runs_three_real_studies_and_prints_the_table(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "demo.png"
+    assert main(["demo", "--trials", "7", "--epochs", "3", "--quiet", "--plot", str(plot)]) == 0
     out = capsys.readouterr().out
+    assert "epochs to within 0.2 points of none's best" in out
+    rows = {}
     for name in ("LCPruner", "median", "none"):
         assert f"| {name} |" in out
-    none_row = next(line for line in out.splitlines() if line.startswith("| none |"))
-    cells = [c.strip() for c in none_row.strip("|").split("|")]
+        row = next(line for line in out.splitlines() if line.startswith(f"| {name} |"))
+        rows[name] = [c.strip() for c in row.strip("|").split("|")]
+    cells = rows["none"]
     assert cells[1] == "7" and cells[2] == "0" and cells[3].startswith("21")  # 7 trials x 3 epochs
     assert 0.1 < float(cells[4]) <= 1.0
+    # The unpruned study reaches its own best at the end of some trial: 3 to 21 epochs, in steps of 3.
+    reached = int(cells[6].split()[0])
+    assert 3 <= reached <= 21 and reached % 3 == 0
+    for name in ("LCPruner", "median"):
+        hit = rows[name][6]
+        assert hit == "never" or 1 <= int(hit.split()[0]) <= int(rows[name][3].split()[0])
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and str(plot) in out
+    assert main(["demo", "--trials", "2", "--epochs", "1", "--quiet", "--no-plot",
+                 "--plot", str(tmp_path / "none.png")]) == 0
+    assert not (tmp_path / "none.png").exists()
 
 
 def test_latency_bench_reports_both_pruners(capsys):
