@@ -52,6 +52,7 @@ from .checkpoint import CheckpointError
 from .graph_encoder import GraphBatch, GraphEncoder
 from .ode import RK4, interpolate, odeint_fixed, time_grid
 from .predictors import _LearnedPredictor
+from .training import BestWeights
 
 #: Observed points the sequence encoder reads at most (evenly thinned, the last one always kept).
 MAX_SEQ = 32
@@ -368,9 +369,9 @@ class LCGODEPredictor(_LearnedPredictor):
         rng = np.random.default_rng(self.seed)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr)
         sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.999)
-        best: tuple[float, dict[str, torch.Tensor] | None] = (math.inf, None)
+        best = BestWeights(min_delta=1e-5, patience=self.patience)
         history: list[list[float]] = []
-        since_best, step, reason = 0, 0, "max_steps"
+        step, reason = 0, "max_steps"
         start = time.monotonic()
         bar = tqdm(total=self.max_steps, desc=f"training {self.name}", disable=not self.progress,
                    mininterval=1.0)
@@ -388,26 +389,22 @@ class LCGODEPredictor(_LearnedPredictor):
                 score = self._validate(model, data, va)
                 history.append([step, round(score, 5)])
                 bar.set_postfix(loss=f"{loss.item():.2f}", val_mae=f"{score:.4f}", refresh=False)
-                if score < best[0] - 1e-5:
-                    best = (score, {k: v.detach().clone() for k, v in model.state_dict().items()})
-                    since_best = 0
-                else:
-                    since_best += 1
-                    if since_best >= self.patience:
-                        reason = "early_stopping"
-                        break
+                if best.update(score, model):
+                    reason = "early_stopping"
+                    break
             if time.monotonic() - start > 60 * self.max_minutes:
                 reason = "time_limit"
                 break
         bar.close()
-        if best[1] is None:
-            best = (self._validate(model, data, va), None)
-            history.append([step, round(best[0], 5)])
+        if best.state is None:
+            best_val = self._validate(model, data, va)
+            history.append([step, round(best_val, 5)])
         else:
-            model.load_state_dict(best[1])
+            best_val = best.score
+            model.load_state_dict(best.state)
         model.eval()
         return {"steps": step, "seconds": round(time.monotonic() - start, 1),
-                "best_val_loss": best[0], "stopped_by": reason, "val_history": history,
+                "best_val_loss": best_val, "stopped_by": reason, "val_history": history,
                 "selection": "mean absolute error of the normalised remaining curve on the "
                              "validation architectures, cutoffs " + ", ".join(map(str, VAL_CUTOFFS))}
 

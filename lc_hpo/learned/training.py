@@ -133,6 +133,32 @@ def tensors(b: Batch) -> dict[str, torch.Tensor]:
     }
 
 
+class BestWeights:
+    """Early stopping on a validation score (lower is better) that keeps the best weights seen.
+
+    A validation improves on the best when it is lower by more than ``min_delta``; ``update`` says
+    when ``patience`` validations in a row have not.  ``score`` is the best score (inf before any),
+    ``state`` a copy of the weights it was reached with (None before any).
+    """
+
+    def __init__(self, min_delta: float, patience: int) -> None:
+        self.min_delta = min_delta
+        self.patience = patience
+        self.score = math.inf
+        self.state: dict[str, torch.Tensor] | None = None
+        self._since_best = 0
+
+    def update(self, score: float, model: torch.nn.Module) -> bool:
+        """Record one validation of ``model``; True when patience has run out."""
+        if score < self.score - self.min_delta:
+            self.score = score
+            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            self._since_best = 0
+            return False
+        self._since_best += 1
+        return self._since_best >= self.patience
+
+
 def fit_loop(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch], torch.Tensor],
              train: CurveArrays, val: CurveArrays, settings: TrainSettings,
              desc: str) -> dict[str, Any]:
@@ -146,8 +172,7 @@ def fit_loop(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch],
     val_rng = np.random.default_rng(settings.seed + 1)
     val_batches = [sample_batch(val, val_rng, 512, settings.targets_per_curve) for _ in range(6)]
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    best: tuple[float, dict[str, Any] | None] = (math.inf, None)
-    since_best = 0
+    best = BestWeights(min_delta=1e-4, patience=settings.patience)
     start = time.monotonic()
     reason = "max_steps"
     bar = tqdm(total=settings.max_steps, desc=desc, disable=not settings.progress, mininterval=1.0)
@@ -174,34 +199,30 @@ def fit_loop(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, Batch],
                 vl = float(np.mean([float(loss_fn(model, b)) for b in val_batches]))
             history.append((step, vl))
             bar.set_postfix(train=f"{loss.item():.3f}", val=f"{vl:.3f}", refresh=False)
-            if vl < best[0] - 1e-4:
-                best = (vl, {k: v.detach().clone() for k, v in model.state_dict().items()})
-                since_best = 0
-            else:
-                since_best += 1
-                if since_best >= settings.patience:
-                    reason = "early_stopping"
-                    break
+            if best.update(vl, model):
+                reason = "early_stopping"
+                break
         if time.monotonic() - start > 60 * settings.max_minutes:
             reason = "time_limit"
             break
     bar.close()
-    if best[1] is not None:
-        model.load_state_dict(best[1])
+    if best.state is not None:
+        model.load_state_dict(best.state)
     model.eval()
+    best_val = best.score
     if not history:  # stopped before its first validation: score the model as it is
         with torch.no_grad():
             vl = float(np.mean([float(loss_fn(model, b)) for b in val_batches]))
         history.append((step, vl))
-        best = (vl, None) if math.isfinite(vl) else best
+        best_val = vl if math.isfinite(vl) else best_val
         warnings.warn(f"training stopped after {step} steps ({reason}), before its first "
                       f"validation at step {settings.eval_every}: the model is barely trained; "
                       "give it more minutes or steps", UserWarning, stacklevel=2)
-    elif best[1] is None:  # validated, but never to a finite loss
+    elif best.state is None:  # validated, but never to a finite loss
         warnings.warn(f"training stopped after {step} steps ({reason}) without a finite "
                       f"validation loss (last {history[-1][1]}): the model diverged; lower the "
                       "learning rate or check the curves for extreme values", UserWarning,
                       stacklevel=2)
     return {"steps": step, "seconds": round(time.monotonic() - start, 1),
-            "best_val_loss": best[0], "stopped_by": reason,
+            "best_val_loss": best_val, "stopped_by": reason,
             "val_history": [[s, round(v, 5)] for s, v in history]}
