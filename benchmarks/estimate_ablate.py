@@ -23,7 +23,7 @@ sys.path.insert(0, HERE)
 
 from finetune_setup import finetune_model, finetune_task, load_mnist_5k, pretrain  # noqa: E402
 
-import lc_hpo.estimate.api as api  # noqa: E402
+import lc_hpo.estimate.estimator as estimator  # noqa: E402
 from lc_hpo.estimate import estimate_training_time  # noqa: E402
 
 
@@ -31,7 +31,7 @@ def main(variant: str, seed: int, out: str) -> None:
     torch.set_num_threads(1)
     extra: dict = {}
     if variant.startswith("dirs"):
-        api.MAX_DIRECTIONS = int(variant[4:])
+        estimator.MAX_DIRECTIONS = int(variant[4:])
     elif variant.startswith("M") and variant[1:].isdigit():
         extra["n_samples"] = int(variant[1:])
     with open(os.path.join(HERE, "results", "estimate_finetune.jsonl")) as fh:

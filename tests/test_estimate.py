@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from lc_hpo.budget_prior import ESTIMATE_KEY, prior_decision, soonest_first, step_budget
-from lc_hpo.estimate import EstimateWarning, estimate_training_time
+from lc_hpo.estimate import (EstimateWarning, NotFittedError, TrainingTimeEstimator,
+                             estimate_training_time)
 
 torch.set_num_threads(1)
 
@@ -175,6 +176,47 @@ def test_model_is_never_modified_and_a_dataloader_works_like_tensors():
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     assert all(p.grad is None for p in net.parameters())
     assert a.steps == b.steps and math.isfinite(a.steps)
+
+
+def test_fit_once_predict_many_gives_what_the_one_off_function_gives():
+    X, y = classification(n=64)
+    torch.manual_seed(3)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 32), torch.nn.Tanh(), torch.nn.Linear(32, 3))
+    target = 0.7 * float(F.cross_entropy(net(X), y).detach())
+    est = TrainingTimeEstimator(n_samples=24, seed=2)
+    assert est.fit(net, X, y) is est and est.fit_seconds_ > 0 and est.subset_size_ == 24
+    settings = [dict(lr=0.05, batch_size=8, momentum=0.9, weight_decay=1e-3),
+                dict(lr=0.2, batch_size=16), dict(lr=0.05, batch_size=64)]
+    # in reverse order: each prediction starts its SDE paths from the same state
+    fitted = {i: est.predict(target_loss=target, max_steps=150, **settings[i]) for i in (2, 1, 0)}
+    for i, kw in enumerate(settings):
+        one_off = estimate_training_time(net, X, y, target_loss=target, max_steps=150,
+                                         n_samples=24, seed=2, **kw)
+        e = fitted[i]
+        assert (e.steps, e.steps_interval) == (one_off.steps, one_off.steps_interval)
+        np.testing.assert_array_equal(e.paths, one_off.paths)
+        np.testing.assert_array_equal(e.ode, one_off.ode)
+        assert 0 < e.seconds < one_off.seconds  # predict's own time; the function's includes fit
+    assert fitted[1].steps < fitted[2].steps  # a larger rate, fewer steps
+
+
+def test_predict_before_fit_and_bad_parameters_say_what_to_do():
+    model, X, y = regression()
+    with pytest.raises(NotFittedError, match="not fitted yet. Call 'fit'"):
+        TrainingTimeEstimator(loss="mse").predict(lr=0.1, batch_size=8, target_loss=0.1,
+                                                  max_steps=10)
+    assert issubclass(NotFittedError, ValueError)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        TrainingTimeEstimator(loss="hinge").fit(model, X, y)
+    with pytest.raises(ValueError, match="n_samples must be an integer of at least 2"):
+        TrainingTimeEstimator(loss="mse", n_samples=1).fit(model, X, y)
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        TrainingTimeEstimator(loss="mse", seed=-1).fit(model, X, y)
+    est = TrainingTimeEstimator(loss="mse").fit(model, X, y)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 2.0"):
+        est.predict(lr=0.1, batch_size=2.0, target_loss=0.1, max_steps=10)
+    with pytest.raises(ValueError, match="already reached at step 0"):
+        est.predict(lr=0.1, batch_size=8, target_loss=1e6, max_steps=10)
 
 
 def test_budget_policy_reads_plain_estimates():

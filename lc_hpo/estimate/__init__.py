@@ -1,12 +1,15 @@
 """Training time without training: the linearised-SDE estimator (Zancato et al. 2020).
 
-``estimate_training_time(model, X, y, lr=..., batch_size=..., target_loss=..., max_steps=...)``
+``TrainingTimeEstimator(loss=...).fit(model, X, y)`` computes the empirical NTK of the network at its
+pretrained weights once; ``.predict(lr=..., batch_size=..., target_loss=..., max_steps=...)`` then
 predicts, before a fine-tuning run trains, its training-loss curve and the SGD steps it needs to reach
-a target loss, from the empirical NTK of the network at its pretrained weights.  Plain PyTorch; no
-framework.  :mod:`lc_hpo.budget_prior` turns estimates into budget decisions for Optuna and Ray Tune.
+the target.  ``estimate_training_time(model, X, y, ...)`` does both for one setting.  Plain PyTorch;
+no framework.  :mod:`lc_hpo.budget_prior` turns estimates into budget decisions for Optuna and Ray Tune.
 """
 
-from .api import EstimateWarning, estimate_training_time
+from .api import estimate_training_time
+from .estimator import EstimateWarning, NotFittedError, TrainingTimeEstimator
 from .result import TrainingTimeEstimate
 
-__all__ = ["EstimateWarning", "TrainingTimeEstimate", "estimate_training_time"]
+__all__ = ["EstimateWarning", "NotFittedError", "TrainingTimeEstimate", "TrainingTimeEstimator",
+           "estimate_training_time"]

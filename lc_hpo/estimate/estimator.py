@@ -1,0 +1,253 @@
+"""``TrainingTimeEstimator``: the kernel once per model and data, then any number of SGD settings.
+
+Zancato et al. (2020), "Predicting training time without training": fine-tuning from pretrained
+weights stays close to the network's linearisation, whose dynamics in function space are fixed by the
+empirical NTK on the training data.  Its spectrum (on M samples, rescaled to all N) gives the
+full-batch loss curve in closed form (MSE) or by iterating the outputs (cross-entropy); the SGD noise
+of the batch size is a low-dimensional SDE around it.  See :mod:`lc_hpo.estimate.dynamics`.
+
+The kernel, its eigendecomposition, the outputs f0, J w0 and the full-data starting loss depend only on
+the model, the data and the loss, never on the learning rate, batch size, momentum, weight decay,
+target or horizon.  A sweep estimates many settings of one model on one data set, so the work is split
+the scikit-learn way: :meth:`~TrainingTimeEstimator.fit` computes the kernel (the expensive part),
+:meth:`~TrainingTimeEstimator.predict` runs the dynamics for one setting.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._validation import check_int
+from . import dynamics as dyn
+from .inputs import as_tensors, check_loss, check_sgd, check_shapes, full_loss
+from .ntk import Kernel, empirical_ntk, trainable
+from .result import TrainingTimeEstimate, steps_to_target
+
+#: The default subset is sized so that the kernel has about this many rows (samples × outputs).
+KERNEL_ROWS = 1024
+#: At most this many eigen-directions are simulated (the fastest; the rest barely move).
+MAX_DIRECTIONS = 64
+#: A simulated mean loss this many times the starting loss means the dynamics diverge.
+DIVERGED_FACTOR = 10.0
+#: Above this many steps the curve is stored on a grid rather than at every step.
+DENSE_STEPS = 5000
+
+
+class EstimateWarning(UserWarning):
+    """The estimate was made, but with a caveat (e.g. the dynamics diverge)."""
+
+
+class NotFittedError(ValueError, AttributeError):
+    """``predict`` was called before ``fit`` (scikit-learn's convention: both error types)."""
+
+
+class TrainingTimeEstimator:
+    """Predicts the SGD steps fine-tuning runs from one model on one data set need to reach a loss.
+
+    ``fit(model, X, y)`` computes the linearised network's kernel on a subset of the data once;
+    ``predict(lr=..., batch_size=..., target_loss=..., max_steps=...)`` then predicts one SGD
+    setting's loss curve and steps to the target from it, in a fraction of ``fit``'s time.
+
+    Args:
+        loss: ``"cross_entropy"`` (mean over samples) or ``"mse"`` (mean over all elements), as
+            ``torch.nn.functional`` defines them.
+        n_samples: Samples M on which the kernel is computed (default: about 1024 / outputs).
+        seed: Seeds the subset, the random projection and the SDE paths (each ``predict`` starts
+            its paths from the same state, so predictions do not depend on their order).
+        projection_dim: Jacobian rows are CountSketched to this size above it (memory bound).
+
+    Attributes (after ``fit``):
+        fit_seconds_: ``fit``'s wall time.
+        initial_loss_: The loss on the whole of (X, y) at the model's weights.
+        n_total_: N, the samples in (X, y); ``subset_size_``: M, those the kernel was computed on.
+        kernel_: The :class:`~lc_hpo.estimate.ntk.Kernel` on the subset.
+    """
+
+    def __init__(self, loss: str = "cross_entropy", n_samples: int | None = None, seed: int = 0,
+                 *, projection_dim: int = 16384) -> None:
+        self.loss = loss
+        self.n_samples = n_samples
+        self.seed = seed
+        self.projection_dim = projection_dim
+
+    def __repr__(self) -> str:
+        return (f"TrainingTimeEstimator(loss={self.loss!r}, n_samples={self.n_samples!r}, "
+                f"seed={self.seed!r}, projection_dim={self.projection_dim!r})")
+
+    # --- fit: everything that depends only on the model, the data and the loss --------------------
+    def fit(self, model: torch.nn.Module, X: Any, y: torch.Tensor | None = None
+            ) -> TrainingTimeEstimator:
+        """Compute the kernel of ``model`` (at its current weights) on a subset of (X, y).
+
+        Args:
+            model: The network at its pretrained weights (with the head it will be fine-tuned
+                with).  Its trainable parameters are the ones that train; it is never modified (a
+                copy in eval mode is linearised, so dropout and batch-norm statistics are frozen).
+            X: Inputs, a tensor of shape (N, ...); or a DataLoader yielding (inputs, targets), with
+                ``y`` None.
+            y: Class indices (cross-entropy) or targets shaped like the model's outputs (MSE).
+
+        Returns:
+            self.
+
+        Raises:
+            ValueError: bad parameters, no trainable parameters, shapes that do not match, or a
+                starting loss that is not finite.
+        """
+        start = time.perf_counter()
+        loss = check_loss(self.loss)
+        check_int("n_samples", self.n_samples, 2, allow_none=True,
+                  why="the kernel's cross-sample part needs two samples")
+        check_int("seed", self.seed, 0)
+        check_int("projection_dim", self.projection_dim)
+        X, y = as_tensors(X, y)
+        if not trainable(model):
+            raise ValueError("the model has no trainable parameters (requires_grad=True): "
+                             "nothing would train")
+        net = copy.deepcopy(model).eval()
+        out, y = check_shapes(net, X, y, loss)
+        initial = full_loss(loss, out, y)
+        if not math.isfinite(initial):
+            raise ValueError(f"the model's loss on (X, y) at its current weights is {initial}; "
+                             "the estimate needs a finite starting loss")
+        N, C = out.shape
+        M = min(N, self.n_samples if self.n_samples is not None else max(32, KERNEL_ROWS // C))
+        rng = np.random.default_rng(self.seed)
+        idx = np.sort(rng.choice(N, size=M, replace=False)) if M < N else np.arange(N)
+        kernel = empirical_ntk(net, X[idx], projection_dim=self.projection_dim,
+                               weight_decay=True, seed=self.seed)
+        theta, blocks, scale = dyn.rescale_to_full(kernel.theta, C, N)
+        spec = dyn.spectrum(theta)
+        self.kernel_: Kernel = kernel
+        self.y_subset_ = (y[idx].numpy().astype(np.int64) if loss == "cross_entropy"
+                          else y[idx].double().numpy().reshape(M, C))
+        self.blocks_, self.scale_, self.spectrum_ = blocks, scale, spec
+        self.sharpness_ = dyn.sharpness(loss, theta, kernel.f0, spec.top, N)
+        self.initial_loss_ = initial
+        self.n_total_, self.subset_size_ = int(N), int(M)
+        self._rng_state = rng.bit_generator.state  # the SDE paths continue the subset's stream
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
+
+    # --- predict: the dynamics for one SGD setting ------------------------------------------------
+    def predict(self, *, lr: float, batch_size: int, momentum: float = 0.0,
+                weight_decay: float = 0.0, target_loss: float, max_steps: int,
+                noise: bool = True, n_paths: int = 8) -> TrainingTimeEstimate:
+        """Predict the loss curve and steps to ``target_loss`` of SGD with these hyperparameters.
+
+        Args:
+            lr, batch_size, momentum, weight_decay: SGD's hyperparameters (``torch.optim.SGD``).
+            target_loss: The loss on the whole of (X, y) to reach.
+            max_steps: The horizon: steps past it are reported as ``math.inf``.
+            noise: Simulate the SGD noise (False: the noise-free ODE of full-batch descent).
+            n_paths: SDE paths simulated (they give the intervals).
+
+        Returns:
+            A :class:`TrainingTimeEstimate`; its ``seconds`` is this call's own wall time.
+
+        Raises:
+            NotFittedError: ``fit`` has not been called.
+            ValueError: bad hyperparameters, or a target the model already reaches at step 0.
+        """
+        start = time.perf_counter()
+        if not hasattr(self, "fit_seconds_"):
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call "
+                                 "'fit' with the model and its data before using 'predict'.")
+        check_sgd(lr, batch_size, momentum, weight_decay, target_loss, max_steps, n_paths)
+        initial = self.initial_loss_
+        if initial <= target_loss:
+            raise ValueError(f"target_loss={target_loss} is already reached at step 0 (the loss "
+                             f"on (X, y) is {initial:.6g}): pick a lower target")
+        hyper = {"lr": float(lr), "batch_size": int(batch_size), "momentum": float(momentum),
+                 "weight_decay": float(weight_decay)}
+        common: dict[str, Any] = dict(initial_loss=initial, target_loss=float(target_loss),
+                                      max_steps=int(max_steps), loss=self.loss,
+                                      hyperparameters=hyper, n_samples=self.subset_size_)
+        note = self._unstable(lr, momentum, weight_decay)
+        if note:
+            warnings.warn(note, EstimateWarning, stacklevel=2)
+            return _diverged(note, time.perf_counter() - start, common)
+        real, losses, ode = self._dynamics(lr, batch_size, momentum, weight_decay, max_steps,
+                                           noise, n_paths)
+        # The subset's starting loss is a noisy estimate of the whole set's: rescale to the exact one.
+        subset_initial = float(losses[0, 0])
+        if subset_initial > 0 and math.isfinite(subset_initial):
+            losses = losses * (initial / subset_initial)
+            ode = ode * (initial / subset_initial)
+        if not np.isfinite(losses).all() or losses.mean(axis=0).max() > DIVERGED_FACTOR * initial:
+            note = "the simulated linearised dynamics diverge at this learning rate"
+            warnings.warn(note, EstimateWarning, stacklevel=2)
+            return _diverged(note, time.perf_counter() - start, common)
+        steps, interval = steps_to_target(real, losses, target_loss, False)
+        note = ""
+        if self.kernel_.projected:
+            note = (f"kernel from a {self.projection_dim}-dimensional sketch of the "
+                    f"{self.kernel_.n_params}-parameter Jacobian")
+        return TrainingTimeEstimate(steps=steps, steps_interval=interval, diverges=False,
+                                    seconds=time.perf_counter() - start, note=note, times=real,
+                                    paths=losses, ode=ode[0], **common)
+
+    def _unstable(self, lr: float, momentum: float, weight_decay: float) -> str:
+        """Why the linearised dynamics diverge at this rate, or "" if they do not.
+
+        Heavy-ball gradient descent on the quadratic (linearised, Gauss-Newton) model is stable while
+        lr · sharpness < 2 (1 + momentum).  Exact for the MSE; for cross-entropy it is the model at
+        the pretrained weights (the classical step-size limit).
+        """
+        curvature = self.sharpness_ + weight_decay
+        stability, limit = lr * curvature, 2.0 * (1.0 + momentum)
+        if stability < limit:
+            return ""
+        return (f"the linearised dynamics diverge at this learning rate: lr times the sharpness "
+                f"{curvature:.4g} is {stability:.3g} >= 2 (1 + momentum) = {limit:.3g}; lower lr "
+                f"below {limit / curvature:.4g}")
+
+    def _dynamics(self, lr: float, batch_size: int, momentum: float, weight_decay: float,
+                  max_steps: int, noise: bool, n_paths: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(real steps, loss paths (P, T), noise-free loss (1, T)) on the subset, unscaled."""
+        kernel, N, spec = self.kernel_, self.n_total_, self.spectrum_
+        lr_eff = lr / (1.0 - momentum)
+        horizon = float(dyn.effective_steps(np.array([max_steps]), momentum)[0])
+        if self.loss == "mse" and (not noise or batch_size >= N):
+            real = (np.arange(max_steps + 1, dtype=float) if max_steps <= DENSE_STEPS
+                    else np.unique(np.linspace(0, max_steps, DENSE_STEPS + 1).round()))
+            losses = dyn.mse_closed_form(spec, kernel.f0, self.y_subset_, kernel.jw0, lr_eff,
+                                         weight_decay, dyn.effective_steps(real, momentum),
+                                         N)[None, :]
+            return real, losses, losses
+        rng = np.random.default_rng()
+        rng.bit_generator.state = self._rng_state
+        kept = dyn.keep_moving(spec, lr_eff, N, int(math.ceil(horizon)), MAX_DIRECTIONS)
+        runs = [dyn.simulate(self.loss, kept, kernel.f0, self.y_subset_, kernel.jw0, lr=lr_eff,
+                             wd=weight_decay, batch_size=batch_size, n_total=N,
+                             horizon=int(math.ceil(horizon)), curvature=self.sharpness_,
+                             n_paths=n_paths, noise=with_noise, rng=rng, blocks=self.blocks_,
+                             scale=self.scale_)
+                for with_noise in ((noise, False) if noise else (False,))]
+        real = np.minimum(dyn.real_steps(runs[0].times, momentum), max_steps)
+        real[-1] = max_steps
+        return real, runs[0].losses, runs[-1].losses
+
+
+def _diverged(note: str, seconds: float, common: dict[str, Any]) -> TrainingTimeEstimate:
+    """The estimate of a run whose linearised dynamics diverge: never reaches the target."""
+    return TrainingTimeEstimate(steps=math.inf, steps_interval=(math.inf, math.inf), diverges=True,
+                                seconds=seconds, note=note, **common)
+
+
+def with_seconds(estimate: TrainingTimeEstimate, seconds: float) -> TrainingTimeEstimate:
+    """The same estimate reporting another wall time (e.g. fit and predict together)."""
+    return dataclasses.replace(estimate, seconds=seconds)
+
+
+__all__ = ["DIVERGED_FACTOR", "EstimateWarning", "KERNEL_ROWS", "MAX_DIRECTIONS", "NotFittedError",
+           "TrainingTimeEstimator", "with_seconds"]
