@@ -1,9 +1,10 @@
 """Replaying recorded curves through real Ray Tune experiments, for ``lc-hpo bench hpo --framework ray``.
 
 Each replay is a genuine local Ray Tune run: one trial per configuration (in the ordering's order), a
-function trainable that reports the recorded curve one step per ``training_iteration`` and checkpoints
-its position (so schedulers that pause can resume it), the method's scheduler deciding, and a small
-concurrency.  A callback spends the budget and tracks regret with the framework-free
+function trainable that reports the recorded curve one step per ``training_iteration`` and, under a
+scheduler that pauses trials (HyperBand, ``LCScheduler``), checkpoints its position so that it resumes
+where it paused, the method's scheduler deciding, and a small concurrency.  The others get no
+checkpoints: Ray persists each one to the experiment's storage, which halved a replay's speed.  A callback spends the budget and tracks regret with the framework-free
 :mod:`lc_hpo.bench.protocol`; a stopper ends the experiment when the budget is spent.
 """
 
@@ -27,6 +28,8 @@ from lc_hpo.decision import ForecastWarning
 #: Methods of the Ray replay, besides ``lc:NAME[@THRESHOLD][:startup=N]``.
 BUILTIN_METHODS = ("none", "asha", "hyperband", "median", "oracle")
 CONCURRENCY = 2
+#: Built-in methods whose scheduler pauses trials (and so needs them to checkpoint); ``lc:`` too.
+PAUSING_METHODS = ("hyperband",)
 
 
 def _ensure_ray() -> None:
@@ -45,7 +48,12 @@ def _ensure_ray() -> None:
                  logging_level=logging.ERROR, configure_logging=False)
 
 
-def _trainable(config: dict, curves: list) -> None:
+def pauses(method: str) -> bool:
+    """Whether a method's scheduler pauses trials, so that the replayed trials must checkpoint."""
+    return method in PAUSING_METHODS or method.startswith("lc:")
+
+
+def _trainable(config: dict, curves: list, checkpoint: bool = True) -> None:
     """Reports one recorded curve, resuming from its checkpointed position after a pause."""
     from ray import tune
 
@@ -56,6 +64,9 @@ def _trainable(config: dict, curves: list) -> None:
         with ckpt.as_directory() as d, open(os.path.join(d, "pos.json")) as fh:
             start = json.load(fh)["pos"]
     for pos in range(start, len(steps)):
+        if not checkpoint:
+            tune.report({"value": values[pos], "step": steps[pos], "idx": config["idx"]})
+            continue
         with tempfile.TemporaryDirectory() as d:
             with open(os.path.join(d, "pos.json"), "w") as fh:
                 json.dump({"pos": pos + 1}, fh)
@@ -151,7 +162,7 @@ def replay_ordering(task: ReplayTask, order: np.ndarray, method: str, budget: in
         callbacks.append(scheduler.callback())
     with tempfile.TemporaryDirectory() as storage:
         tuner = tune.Tuner(
-            tune.with_parameters(_trainable, curves=curves),
+            tune.with_parameters(_trainable, curves=curves, checkpoint=pauses(method)),
             param_space={"idx": tune.grid_search([int(i) for i in order])},
             tune_config=tune.TuneConfig(metric="value", mode=task.mode, scheduler=scheduler,
                                         max_concurrent_trials=CONCURRENCY, reuse_actors=True),
@@ -182,4 +193,5 @@ def check_method(method: str) -> None:
                          f"or {LC_METHOD_SYNTAX}")
 
 
-__all__ = ["BUILTIN_METHODS", "check_method", "make_scheduler", "replay_ordering"]
+__all__ = ["BUILTIN_METHODS", "PAUSING_METHODS", "check_method", "make_scheduler", "pauses",
+           "replay_ordering"]
