@@ -28,6 +28,13 @@ def test_demo_runs_three_real_studies_and_prints_the_table(tmp_path, capsys):
     for name in ("LCPruner", "median"):
         hit = rows[name][6]
         assert hit == "never" or 1 <= int(hit.split()[0]) <= int(rows[name][3].split()[0])
+    # At equal accuracy: every study reaches the lowest of the bests within its own epochs (after at
+    # least one completed 3-epoch trial); the unpruned one at the end of a trial.
+    low = min(float(cells[4]) for cells in rows.values())
+    assert f"epochs to {low:.4f}, the lowest best" in out
+    for cells in rows.values():
+        assert 3 <= int(cells[7]) <= int(cells[3].split()[0])
+    assert int(rows["none"][7]) % 3 == 0
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and str(plot) in out
     assert main(["demo", "--trials", "2", "--epochs", "1", "--quiet", "--no-plot",
                  "--plot", str(tmp_path / "none.png")]) == 0
