@@ -295,7 +295,7 @@ class StoppingRule:
             for i, c in zip(index, curves):
                 decisions[i] = Decision(False, FORECAST_FAILED, _step(steps[i], c), incumbent=inc)
             return
-        reach, veto = self._read_trust(curves_c, context_c, float(cmap.values(inc)))
+        reach, veto, decisive = self._read_trust(curves_c, context_c, float(cmap.values(inc)))
         for j, (i, c) in enumerate(zip(index, curves)):
             step = _step(steps[i], c)
             numbers = (p[j], median[j], lo[j], hi[j])
@@ -307,8 +307,11 @@ class StoppingRule:
                 decisions[i] = Decision(False, FORECAST_FAILED, step, incumbent=inc)
                 continue
             pb = float(p[j])
+            # the forecast's stop unless the witnesses veto it, or the witnesses' own stop where
+            # the forecast leans the same way (StudyTrust's confirm and hedge)
+            witnessed = bool(decisive[j]) and self.trust is not None and pb < self.trust.hedge
             decisions[i] = Decision(
-                stop=bool(pb < self.threshold and not veto[j]),
+                stop=bool(pb < self.threshold and not veto[j]) or witnessed,
                 reason=FORECAST,
                 step=step,
                 p_better=pb,
@@ -322,16 +325,17 @@ class StoppingRule:
             )
 
     def _read_trust(self, curves: list[Curve], context: Sequence[Curve] | None,
-                    inc: float) -> tuple[np.ndarray, np.ndarray]:
-        """The study-trust evidence (:mod:`lc_hpo.trust`): ``(p_reach, veto)`` per curve.
-        Without a guard or finished curves, or if reading fails (said once), nothing is vetoed
-        and the forecast decides alone."""
-        none = (np.full(len(curves), np.nan), np.zeros(len(curves), bool))
+                    inc: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The study-trust evidence (:mod:`lc_hpo.trust`): ``(p_reach, veto, decisive)`` per
+        curve.  Without a guard or finished curves, or if reading fails (said once), nothing is
+        vetoed nor stopped by it, and the forecast decides alone."""
+        none = (np.full(len(curves), np.nan), np.zeros(len(curves), bool),
+                np.zeros(len(curves), bool))
         if self.trust is None or not context:
             return none
         try:
-            reach = self.trust.p_reach(curves, list(context), inc)
-            return reach, self.trust.vetoes(reach)
+            reach, decisive = self.trust.assess(curves, list(context), inc)
+            return reach, self.trust.vetoes(reach), decisive
         except Exception as exc:  # noqa: BLE001 - the forecast still decides
             self.warn_once(f"reading the study's finished trials for trust evidence failed "
                            f"({type(exc).__name__}: {exc}); deciding on the forecast alone",

@@ -138,3 +138,58 @@ def test_rule_and_replay_options():
     for bad in (dict(neighbours=0), dict(window=1.0), dict(veto=0.0)):
         with pytest.raises(ValueError):
             StudyTrust(**bad)
+
+
+def saturating(level: float, rate: float, n: int = STEPS) -> np.ndarray:
+    t = np.arange(1, n + 1)
+    return level * (1 - np.exp(-rate * t))
+
+
+def test_slope_witnesses_of_a_slow_starter_are_slow_starters():
+    # Mid-run a slow starter stands at the plateau of the fast starters; level alone asks them.
+    fast = [make_curve(saturating(v, 1.0), max_step=STEPS) for v in (0.55, 0.6, 0.65)]
+    slow = make_curve(saturating(0.9, 0.08), max_step=STEPS)  # the incumbent, 0.82 at the end
+    finished = fast + [slow]
+    incumbent = max(c.final_value for c in finished)
+    running = make_curve(saturating(1.1, 0.08)[:10], max_step=STEPS)  # 0.6 at step 10, rising
+    by_level = StudyTrust(neighbours=1, window=0.0)
+    by_level_and_rise = StudyTrust(neighbours=1, window=0.0, slope=0.1)
+    assert by_level.p_reach([running], finished, incumbent).tolist() == [0.0]
+    assert by_level_and_rise.p_reach([running], finished, incumbent).tolist() == [1.0]
+
+
+def test_lift_credits_a_faster_riser_with_more_of_its_witness_gain():
+    witness = make_curve(saturating(0.5, 0.1), max_step=STEPS)
+    flat = make_curve(np.full(STEPS, 0.75), max_step=STEPS)  # the incumbent, gains nothing
+    running = make_curve(saturating(1.0, 0.1)[:5], max_step=STEPS)  # twice the witness's rise
+    plain = StudyTrust(neighbours=2, window=0.0, slope=0.1)
+    lifted = StudyTrust(neighbours=2, window=0.0, slope=0.1, lift=3.0)
+    assert plain.p_reach([running], [witness, flat], 0.75).tolist() == [0.0]
+    assert lifted.p_reach([running], [witness, flat], 0.75).tolist() == [0.5]
+
+
+def test_witnesses_stop_only_with_enough_of_them_and_a_leaning_forecast():
+    levels = np.random.default_rng(0).uniform(0.5, 0.95, 16)
+    curves = [early_rank(v) for v in levels]
+    witnessed = study_of(curves, trust=StudyTrust(confirm=3, hedge=0.5))
+    guarded = study_of(curves)
+    spent = lambda s: sum(t.last_step for t in s.trials)  # noqa: E731
+    assert spent(witnessed) < spent(guarded)
+    assert witnessed.best_value == pytest.approx(float(early_rank(levels.max())[-1]))
+    # Where curves rise late a witness reaches, and the witnesses' stop stays silent.
+    late = study_of(LATE, trust=StudyTrust(confirm=3, hedge=0.5))
+    assert late.trials[BEST].state == TrialState.COMPLETE
+    # Fewer finished trials than `confirm`: never decisive.
+    finished = [make_curve(early_rank(0.9), max_step=STEPS)]
+    low = make_curve(early_rank(0.5)[:5], max_step=STEPS)
+    assert StudyTrust(confirm=2).assess([low], finished, 0.9)[1].tolist() == [False]
+    assert StudyTrust(confirm=1).assess([low], finished, 0.9)[1].tolist() == [True]
+
+
+def test_new_options_through_the_replay_syntax_and_their_refusals():
+    guard = parse_lc_method("lc:default:trust=s0.1-l2-c10-h0.3").options()["trust"]
+    assert (guard.slope, guard.lift, guard.confirm, guard.hedge) == (0.1, 2.0, 10, 0.3)
+    for bad in (dict(slope=1.0), dict(lift=0.5), dict(lift=2.0), dict(confirm=0),
+                dict(hedge=0.0)):
+        with pytest.raises(ValueError):
+            StudyTrust(**bad)
