@@ -18,8 +18,9 @@ record are the precheck's (start-up, one value, leader), inferred from the same 
 study: completed trials that raised the incumbent and those that did not (in hindsight, epochs spent
 on runs that ended no better).
 
-Run: ``python benchmarks/adaptive_demo.py [--trials 80] [--json OUT] [--plot OUT.png]``
-(about 5 min on two idle cores; 15+ on a loaded machine).
+Run: ``python benchmarks/adaptive_demo.py [--trials 80] [--json OUT] [--plot OUT.png]`` (about 5 min
+on two idle cores); on a loaded machine the studies can run in processes of their own
+(``--only median --json median.json`` ...) and be reported together (``--combine *.json``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import argparse
 import json
 import math
 from collections import Counter
+from dataclasses import asdict
 from typing import Any
 
 import optuna
@@ -78,12 +80,12 @@ def keep_reasons(t: dict[str, Any], threshold: float = 0.05) -> list[str]:
     return reasons
 
 
-def account(log: TrialLog) -> dict[str, Any]:
+def account(trials: list[dict[str, Any]]) -> dict[str, Any]:
     """Epochs by the reason they were trained on, for trials that raised the incumbent, other
     completed trials and pruned trials; and P(better) of the completed non-improving ones."""
     out: dict[str, Any] = {}
     groups = {"raised the best": [], "completed, no better": [], "pruned": []}
-    for t in log.trials:
+    for t in trials:
         if not t["completed"]:
             groups["pruned"].append(t)
         elif t["incumbent"] is None or t["values"][-1] > t["incumbent"]:
@@ -122,49 +124,76 @@ def print_account(name: str, acc: dict[str, Any]) -> None:
               f"{gaps[len(gaps) // 2]:.4f} (validation samples of 1/449 = 0.0022)")
 
 
+def pruner(name: str) -> Any:
+    return {"LCPruner": lambda: LCPruner(), "LCPruner(trust=False)": lambda: LCPruner(trust=False),
+            "median": optuna.pruners.MedianPruner, "none": optuna.pruners.NopPruner}[name]()
+
+
+STUDIES = ("LCPruner", "LCPruner(trust=False)", "median", "none")
+
+
+def report(results: list[StudyResult], logs: dict[str, list[dict[str, Any]]], trials: int,
+           epochs: int, seed: int, plot: str | None) -> dict[str, Any]:
+    """Print the demo's table and the accounting of the LCPruner studies; plot; return both."""
+    print(f"\n{trials} trials of up to {epochs} epochs on digits, TPE seed {seed}:")
+    print(format_table(results))
+    accounts = {name: account(log) for name, log in logs.items() if name.startswith("LCPruner")}
+    for name, acc in accounts.items():
+        print_account(name, acc)
+    if "median" in logs:
+        counts = Counter(len(t["values"]) for t in logs["median"] if not t["completed"])
+        print(f"\nmedian: pruned trials by epochs trained: {dict(sorted(counts.items()))}")
+    if "none" in logs:
+        finals = sorted((t["values"][-1] for t in logs["none"]), reverse=True)
+        top = finals[0]
+        print(f"none: trials ending within 1 / 2 / 3 validation samples (0.0022 each) of its best "
+              f"{top:.4f}: {sum(top - f < 0.0023 for f in finals)} / "
+              f"{sum(top - f < 0.0045 for f in finals)} / {sum(top - f < 0.0067 for f in finals)} "
+              f"of {len(finals)}")
+    if plot:
+        plot_demo([r for r in results if r.name != "LCPruner(trust=False)"], plot)
+    return accounts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=80)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", help="write the studies and the accounting as JSON")
+    parser.add_argument("--only", help=f"comma-separated studies among {list(STUDIES)} (default: "
+                        "all); run them in separate processes and --combine their --json files")
+    parser.add_argument("--combine", nargs="+", metavar="JSON",
+                        help="report from the --json files of earlier runs instead of training")
+    parser.add_argument("--json", help="write the studies, their trials and the accounting as JSON")
     parser.add_argument("--plot", help="best accuracy against epochs spent (PNG)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    pruners = {"LCPruner": LCPruner(), "LCPruner(trust=False)": LCPruner(trust=False),
-               "median": optuna.pruners.MedianPruner(), "none": optuna.pruners.NopPruner()}
     results: list[StudyResult] = []
-    logs: dict[str, TrialLog] = {}
-    for name, pruner in pruners.items():
-        logs[name] = TrialLog()
-        results.append(run_study(name, pruner, args.trials, args.epochs, args.seed,
-                                 on_curve=logs[name], progress=False))
-        print(f"{name}: {results[-1].epochs} epochs, best {results[-1].best_value:.4f}, "
-              f"{results[-1].seconds:.0f} s", flush=True)
-    print(f"\n{args.trials} trials of up to {args.epochs} epochs on digits, TPE seed {args.seed}:")
-    print(format_table(results))
-    accounts = {name: account(logs[name]) for name in pruners if name.startswith("LCPruner")}
-    for name, acc in accounts.items():
-        print_account(name, acc)
-    counts = Counter(len(t["values"]) for t in logs["median"].trials if not t["completed"])
-    print(f"\nmedian: pruned trials by epochs trained: {dict(sorted(counts.items()))}")
-    finals = sorted((t["values"][-1] for t in logs["none"].trials), reverse=True)
-    top = finals[0]
-    print(f"none: trials ending within 1 / 2 / 3 validation samples (0.0022 each) of its best "
-          f"{top:.4f}: {sum(top - f < 0.0023 for f in finals)} / {sum(top - f < 0.0045 for f in finals)}"
-          f" / {sum(top - f < 0.0067 for f in finals)} of {len(finals)}")
-    if args.plot:
-        plot_demo([r for r in results if r.name != "LCPruner(trust=False)"], args.plot)
+    logs: dict[str, list[dict[str, Any]]] = {}
+    if args.combine:
+        for path in args.combine:
+            with open(path) as fh:
+                saved = json.load(fh)
+            args.trials, args.epochs, args.seed = saved["trials"], saved["epochs"], saved["seed"]
+            for study in saved["studies"]:
+                study["trace"] = [tuple(x) for x in study["trace"]]
+                results.append(StudyResult(**study))
+            logs.update(saved["trials_log"])
+        results.sort(key=lambda r: STUDIES.index(r.name) if r.name in STUDIES else len(STUDIES))
+    else:
+        torch.set_num_threads(1)
+        for name in args.only.split(",") if args.only else STUDIES:
+            log = TrialLog()
+            results.append(run_study(name, pruner(name), args.trials, args.epochs, args.seed,
+                                     on_curve=log, progress=False))
+            logs[name] = log.trials
+            print(f"{name}: {results[-1].epochs} epochs, best {results[-1].best_value:.4f}, "
+                  f"{results[-1].seconds:.0f} s", flush=True)
+    accounts = report(results, logs, args.trials, args.epochs, args.seed, args.plot)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"trials": args.trials, "epochs": args.epochs, "seed": args.seed,
-                       "studies": [{"name": r.name, "epochs": r.epochs, "best": r.best_value,
-                                    "pruned": r.n_pruned, "seconds": r.seconds, "trace": r.trace}
-                                   for r in results],
-                       "accounting": accounts,
-                       "trials_log": {n: [{k: v for k, v in t.items() if k != "config"}
-                                          for t in log.trials] for n, log in logs.items()}},
-                      fh, indent=1)
+                       "studies": [asdict(r) for r in results], "accounting": accounts,
+                       "trials_log": logs}, fh, indent=1)
 
 
 if __name__ == "__main__":
