@@ -2,7 +2,9 @@
 
 Both pruners see the same populated study (``lc_hpo.bench.latency``'s synthetic curves) and the same
 running trials, interleaved call by call so that both see the same machine load; the added latency
-is the difference of the medians.  Run: ``python benchmarks/trust_latency.py [N_FINISHED ...]``.
+is the difference of the medians.  Run: ``python benchmarks/trust_latency.py [N_FINISHED ...]
+[--trust SPEC]`` (``SPEC``: a :meth:`~lc_hpo.trust.StudyTrust.from_spec` spec for the guarded
+pruner; default: ``LCPruner()``'s own guard).
 """
 
 from __future__ import annotations
@@ -16,18 +18,21 @@ import torch
 
 from lc_hpo.bench.latency import _populate, synthetic_curves
 from lc_hpo.integrations.optuna import LCPruner
+from lc_hpo.trust import StudyTrust
 
 
-def main(sizes: list[int], n_running: int = 10, steps: int = 50) -> None:
+def main(sizes: list[int], n_running: int = 10, steps: int = 50, spec: str | None = None) -> None:
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    print("| finished trials | LCPruner() p50 ms | LCPruner(trust=False) p50 ms | added p50 ms |")
+    guarded = "LCPruner()" if spec is None else f"LCPruner(trust={spec})"
+    print(f"| finished trials | {guarded} p50 ms | LCPruner(trust=False) p50 ms | added p50 ms |")
     print("|---:|---:|---:|---:|")
     for n in sizes:
         finished = synthetic_curves(n, steps, 0)
         running = synthetic_curves(n_running, steps, 1)
         studies = {}
-        for name, trust in (("guard", True), ("alone", False)):
+        guard = True if spec is None else StudyTrust.from_spec(spec)
+        for name, trust in (("guard", guard), ("alone", False)):
             study = optuna.create_study(direction="maximize", pruner=LCPruner(trust=trust))
             _populate(study, finished)
             studies[name] = study
@@ -47,4 +52,10 @@ def main(sizes: list[int], n_running: int = 10, steps: int = 50) -> None:
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [100, 1000])
+    args = sys.argv[1:]
+    spec = None
+    if "--trust" in args:
+        i = args.index("--trust")
+        spec = args[i + 1]
+        del args[i:i + 2]
+    main([int(a) for a in args] or [100, 1000], spec=spec)
