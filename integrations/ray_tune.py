@@ -22,7 +22,7 @@ from ray.tune.schedulers import TrialScheduler
 
 from lc_hpo._validation import check_int
 from lc_hpo.allocation import OVER_BUDGET
-from lc_hpo.budget_prior import ESTIMATE_KEY, soonest_first
+from lc_hpo.budget_prior import ESTIMATE_KEY, EstimateError, predicted_length, soonest_first
 from lc_hpo.arch_source import ARCH_KEY, ArchFn, ArchSource
 from lc_hpo.curve import MODES, Mode, is_better
 from lc_hpo.decision import (DEFAULT_DIVERGED_PATIENCE, DEFAULT_N_STARTUP_TRIALS,
@@ -31,7 +31,8 @@ from lc_hpo.decision import (DEFAULT_DIVERGED_PATIENCE, DEFAULT_N_STARTUP_TRIALS
 from lc_hpo.defaults import resolve_calibration, resolve_predictor
 from lc_hpo.predictors import Predictor
 from lc_hpo.reports import curve_from_reports
-from lc_hpo.scheduling import Progress, fund_trials, next_to_run, should_yield, spent
+from lc_hpo.scheduling import (Progress, fund_trials, next_to_run, progress_left, should_yield,
+                               spent, start_within_budget)
 from lc_hpo.trust import StudyTrust
 
 PENDING, RUNNING, PAUSED = "pending", "running", "paused"
@@ -48,6 +49,7 @@ class _TrialState:
     config: dict = field(default_factory=dict)  # the trial's plain hyperparameters
     arch: Any = None  # the trial's architecture graph (lc_hpo.arch.ArchGraph), if it has one
     curve: Any = None  # the curve, cached once the trial has completed
+    length: int | None = None  # reports its training-time estimate (config["lc_estimate"]) expects
 
     @property
     def last_t(self) -> int:
@@ -78,7 +80,16 @@ class LCScheduler(TrialScheduler):
         rank: Pause trials at milestones and resume the most promising first (freeze-thaw); needs
             trials that checkpoint (``tune.report(..., checkpoint=...)``), else only stopping is done.
         milestone: Progress between two ranking checks of a running trial (default ``max_t // 4``).
-        budget: Optional total budget of the experiment, in ``budget_unit``.
+        budget: Optional total budget of the experiment, in ``budget_unit``.  Trials whose config
+            carries a training-time estimate (``"lc_estimate"``, a ``TrainingTimeEstimate.to_dict()``)
+            start soonest-predicted first, budget or not; with a budget in ``"time_attr"`` units
+            each counts as costing its predicted steps-to-target (upper end of the interval, at most
+            ``max_t``; ``max_t`` if it predicts no finite time), and one the budget left after the
+            started trials cannot finish is never started (reason ``"budget"``).  Trials without a
+            usable estimate start as before (the budget decides at their first report).  Ray
+            creates trials only as slots free under ``max_concurrent_trials``, so leave it unset
+            and limit concurrency by resources for the order to take effect.
+        steps_per_report: SGD steps per unit of ``time_attr``, to read estimates' steps (default 1).
         budget_unit: ``"time_attr"`` (sum of trials' progress) or ``"seconds"`` (sum of their
             measured ``time_total_s``).
         standing: Read P(better) together with the trial's standing among the completed trials
@@ -118,12 +129,14 @@ class LCScheduler(TrialScheduler):
         diverged_patience: int | None = DEFAULT_DIVERGED_PATIENCE,
         arch: ArchFn | None = None,
         trust: bool | StudyTrust = True,
+        steps_per_report: int = 1,
     ) -> None:
         super().__init__()
         if mode is not None and mode not in MODES:
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         check_int("max_t", max_t, 1)
         check_int("milestone", milestone, 1, allow_none=True)
+        check_int("steps_per_report", steps_per_report, 1)
         if budget is not None and not budget > 0:
             raise ValueError(f"budget must be positive, got {budget!r}")
         if budget_unit not in ("time_attr", "seconds"):
@@ -142,9 +155,14 @@ class LCScheduler(TrialScheduler):
         self._milestone = milestone or max(1, max_t // 4)
         self._budget = budget
         self._budget_unit = budget_unit
+        self._steps_per_report = steps_per_report
         self._trials: dict[str, _TrialState] = {}
         self._arch = ArchSource(arch, self._rule.warn_once, "LCScheduler", self._rule.predictor)
         self.n_paused = 0  # how many times a trial was paused to make way for a more promising one
+        # Once a trial carries a training-time estimate, trials not started are held (Ray PAUSED)
+        # until this scheduler chooses them: Ray would otherwise start every PENDING trial in the
+        # order its actors come up, whatever choose_trial_to_run says.
+        self._hold = False
         self._ranked: tuple[tuple, str | None] | None = None  # (what was asked, the answer)
 
     # --- properties the user and the callback read --------------------------------------------
@@ -190,7 +208,12 @@ class LCScheduler(TrialScheduler):
         st.config = _plain_config(config)
         config = config if isinstance(config, dict) else {}
         st.arch = self._arch.graph(str(trial.trial_id), config.get(ARCH_KEY), config)
+        st.length = self._estimated_length(str(trial.trial_id), config.get(ESTIMATE_KEY))
         self._rebuild(trial, st)
+        self._hold = getattr(self, "_hold", False) or config.get(ESTIMATE_KEY) is not None
+        if self._hold and st.status == PENDING and not st.history and \
+                getattr(trial, "status", None) == Trial.PENDING:
+            trial.set_status(Trial.PAUSED)  # started when chosen (this hook runs before Ray files it)
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
         st = self._trials.setdefault(trial.trial_id, _TrialState())
@@ -237,7 +260,8 @@ class LCScheduler(TrialScheduler):
             if point is not None and point[0] >= st.last_t:
                 st.history[point[0]] = point[1]
                 st.curve = None
-            if st.history and st.last_t < self._max_t:
+            if st.history and st.last_t < self._max_t and not (
+                    st.length is not None and st.last_t >= st.length):  # trained to its estimate
                 self._rule.warn_once(
                     f"trials complete before max_t={self._max_t} {self._time_attr}, and "
                     "LCScheduler forecasts each to max_t: set max_t to the value of "
@@ -256,15 +280,23 @@ class LCScheduler(TrialScheduler):
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
         trials = tune_controller.get_trials()
         paused = {t.trial_id: t for t in self._waiting_to_resume(trials)}
-        unstarted = {t.trial_id: t for t in trials if t.status == Trial.PENDING
-                     and not self._trials.get(t.trial_id, _TrialState()).history}
+        unstarted = {t.trial_id: t for t in self._unstarted(trials)}
         if unstarted:
             # trials carrying a training-time estimate (config["lc_estimate"]) start soonest-first
             keys = list(unstarted)
             keys = [keys[i] for i in soonest_first(
                 [_plain_estimate(unstarted[k]) for k in keys])]
-            key = next_to_run(self._rule, {}, keys)
-            return unstarted[key]  # type: ignore[index]
+            if self._budget is not None and self._budget_unit == "time_attr":
+                # the budget goes to the trials predicted to reach their target soonest: an
+                # estimated trial it can no longer finish is never started
+                key, skipped = start_within_budget(
+                    [(k, self._trials.get(k, _TrialState()).length) for k in keys],
+                    self._free_budget(trials))
+                self._skip_unstarted(tune_controller, [unstarted[k] for k in skipped])
+            else:
+                key = next_to_run(self._rule, {}, keys)
+            if key is not None:
+                return unstarted[key]
         if paused:
             # Ray asks at every step of its loop; paused curves do not change, so the ranking
             # holds until the set of paused trials or the completed ones change.
@@ -276,7 +308,8 @@ class LCScheduler(TrialScheduler):
                 self._ranked = (asked, next_to_run(self._rule, curves, (), inc, self._context()))
             return paused[self._ranked[1]]  # type: ignore[index]
         for t in trials:
-            if t.status == Trial.PENDING:
+            if t.status == Trial.PENDING and \
+                    self._trials.get(t.trial_id, _TrialState()).status != STOPPED:
                 return t
         return None
 
@@ -318,7 +351,7 @@ class LCScheduler(TrialScheduler):
             known = self._trials.get(k)
             if known is None or saved.last_t > known.last_t:
                 if known is not None:
-                    saved.config, saved.arch = known.config, known.arch
+                    saved.config, saved.arch, saved.length = known.config, known.arch, known.length
                 self._trials[k] = saved
 
     # --- helpers ---------------------------------------------------------------------------------
@@ -422,13 +455,24 @@ class LCScheduler(TrialScheduler):
         # an error before its first result). Ray also marks a paused trial
         # PENDING while it resumes; counting those kept every trial pausing at every milestone
         # (round-robin, no incumbent until all had reached the last one, nothing stopped).
-        unstarted = any(t.status == Trial.PENDING
-                        and not self._trials.get(t.trial_id, _TrialState()).history for t in trials)
+        unstarted = bool(self._unstarted(trials))
         waiting = [self._curve(self._trials[t.trial_id]) for t in self._waiting_to_resume(trials)
                    if t.trial_id != trial.trial_id]
         leader = st.decision is not None and st.decision.reason == LEADER
         return should_yield(self._rule, self._curve(st), waiting, waiting_to_start=unstarted,
                             leader=leader, incumbent=self._incumbent(), context=self._context())
+
+    def _unstarted(self, trials: list[Trial]) -> list[Trial]:
+        """Trials waiting to start: Ray's PENDING ones with no result yet (a trial Ray retries after
+        an error before its first result too), and those held back until chosen (``_hold``)."""
+        out = []
+        for t in trials:
+            st = self._trials.get(t.trial_id, _TrialState())
+            if st.history or st.status == STOPPED:
+                continue
+            if t.status == Trial.PENDING or (t.status == Trial.PAUSED and st.status == PENDING):
+                out.append(t)
+        return out
 
     def _waiting_to_resume(self, trials: list[Trial]) -> list[Trial]:
         """The trials this scheduler paused and that have not resumed yet, by its own record.
@@ -452,13 +496,59 @@ class LCScheduler(TrialScheduler):
         finish it is stopped at its first report."""
         remaining = self._budget - self._spent()  # type: ignore[operator]
         live = {k: st for k, st in self._trials.items() if st.status in (RUNNING, PAUSED)}
-        progress = {k: Progress(self._curve(st), st.last_t, st.seconds) for k, st in live.items()}
+        progress = {k: Progress(self._curve(st), st.last_t, st.seconds, st.length)
+                    for k, st in live.items()}
         funded = fund_trials(self._rule, progress, self._max_t, self._budget_unit, remaining,
                              self._incumbent(), self._context())
         self._stop_paused(tune_controller, [k for k, st in live.items() if k != trial_id
                                             and st.status == PAUSED and k not in funded],
                           reason=OVER_BUDGET)
         return trial_id in funded
+
+    def _estimated_length(self, trial_id: str, raw: Any) -> int | None:
+        """The reports a trial's training-time estimate expects (None without a usable one)."""
+        if raw is None:
+            return None
+        try:
+            return predicted_length(raw, self._max_t, getattr(self, "_steps_per_report", 1))
+        except EstimateError as exc:
+            self._rule.warn_once(f"the lc_estimate of trial {trial_id} cannot be read ({exc}); "
+                                 "such trials run as trials without an estimate", key="estimate")
+            return None
+
+    def _free_budget(self, trials: list[Trial]) -> float:
+        """The budget left once every started trial has what it is expected to still need: the
+        live ones to their estimate's length (else ``max_t``), and those started that have not
+        reported yet likewise from 0."""
+        free = self._budget - self._spent()  # type: ignore[operator]
+        for t in trials:
+            st = self._trials.get(t.trial_id)
+            if st is None:
+                continue
+            if st.status in (RUNNING, PAUSED):
+                free -= progress_left(st.last_t, st.length, self._max_t)
+            elif st.status == PENDING and t.status == Trial.RUNNING:
+                free -= progress_left(0, st.length, self._max_t)
+        return free
+
+    def _skip_unstarted(self, tune_controller: Any, trials: list[Trial]) -> None:
+        """Stop trials that have not started (the budget cannot finish them); they never run."""
+        for trial in trials:
+            st = self._trials.setdefault(trial.trial_id, _TrialState())
+            st.status = STOPPED
+            st.decision = Decision(stop=True, reason=OVER_BUDGET, step=0)
+            # Ray gives a trial its directory when it starts; without one, Tuner.fit() fails
+            # building the results of a trial that never started.
+            init = getattr(trial, "init_local_path", None)
+            if callable(init):
+                init()
+            tune_controller.stop_trial(trial)
+            # its result (Result.config, .metrics) shows why it never ran
+            meta = getattr(trial, "run_metadata", None)
+            if meta is not None and not any(k != "trial_id" for k in meta.last_result or {}):
+                meta.last_result = {"trial_id": trial.trial_id, "config": dict(trial.config),
+                                    **self.forecast_fields(trial.trial_id)}
+            _mark_for_saving(tune_controller, trial)
 
     def _rebuild(self, trial: Trial, st: _TrialState) -> None:
         """After ``Tuner.restore``: the trial's curve from the results Ray logged for it.

@@ -12,6 +12,9 @@ decisions, all here so that Optuna and Ray Tune share them:
   80 % interval), not to a fixed maximum.
 * **start order** (:func:`soonest_first`): among trials not yet started, start those predicted to
   reach the target soonest; trials without an estimate keep their order, after the estimated ones.
+* **predicted cost** (:func:`predicted_length`): what a trial not yet started will cost a budget, in
+  reports, so that a budget is spent on the trials predicted to reach the target soonest
+  (:func:`lc_hpo.scheduling.start_within_budget`).
 
 An estimate is stored as plain JSON (``TrainingTimeEstimate.to_dict()``).  A missing estimate changes
 nothing; a malformed one is ignored (the caller warns), never a reason to stop a trial.
@@ -108,12 +111,30 @@ def soonest_first(estimates: Sequence[Any]) -> list[int]:
             return (1, 0.0, i)
         try:
             e = read_estimate(raw)
-        except EstimateError:
+            steps = math.inf if e["diverges"] else _inf(e["steps"])
+        except (TypeError, ValueError):  # EstimateError, or a field that is not a number
             return (1, 0.0, i)
-        steps = math.inf if e["diverges"] else _inf(e["steps"])
         return (0, steps, i) if math.isfinite(steps) else (2, 0.0, i)
     return sorted(range(len(estimates)), key=key)
 
 
-__all__ = ["ESTIMATE_KEY", "EstimateError", "PRIOR", "prior_decision", "read_estimate",
-           "soonest_first", "step_budget"]
+def predicted_length(estimate: Any, max_t: int, steps_per_report: int = 1) -> int:
+    """The reports a trial with this estimate is expected to make, at most ``max_t``: its step
+    budget (:func:`step_budget`), or ``max_t`` when the estimate predicts no finite time (it
+    diverges, or does not get there within its horizon).
+
+    Raises:
+        EstimateError: the estimate cannot be read (callers then treat the trial as one without
+            an estimate, and warn).
+    """
+    try:
+        budget = step_budget(estimate, steps_per_report, cap=max_t)
+    except EstimateError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError) as exc:
+        raise EstimateError(f"the estimate's steps cannot be read ({exc})") from None
+    return max_t if budget is None else budget
+
+
+__all__ = ["ESTIMATE_KEY", "EstimateError", "PRIOR", "predicted_length", "prior_decision",
+           "read_estimate", "soonest_first", "step_budget"]

@@ -65,11 +65,14 @@ def next_to_run(rule: StoppingRule, paused: Mapping[str, Curve], unstarted: Sequ
 
 @dataclass(frozen=True)
 class Progress:
-    """What a scheduler knows of a live trial's cost: progress made and seconds measured."""
+    """What a scheduler knows of a live trial's cost: progress made and seconds measured, and the
+    length the trial is expected to train to when that is known before it ends (a training-time
+    estimate's step budget, :func:`~lc_hpo.budget_prior.predicted_length`; None: the full run)."""
 
     curve: Curve
     done: int  # progress so far, in the scheduler's time unit
     seconds: float = 0.0
+    length: int | None = None
 
 
 def spent(progress: Sequence[Progress] | Sequence[tuple[int, float]], unit: str) -> float:
@@ -81,14 +84,42 @@ def spent(progress: Sequence[Progress] | Sequence[tuple[int, float]], unit: str)
     return float(sum(d for d, _ in pairs))
 
 
+def progress_left(done: int, length: int | None, max_t: int) -> int:
+    """Progress a trial still has to make: to its expected ``length`` until it has passed it (a
+    trial that trains on past its estimate is expected to go to ``max_t``), else to ``max_t``."""
+    end = min(length, max_t) if length is not None and done <= length else max_t
+    return max(end - done, 0)
+
+
 def remaining_cost(p: Progress, max_t: int, unit: str) -> float:
-    """What finishing a trial will still cost: the progress left, or that many times the seconds
-    one unit of progress has cost it so far."""
+    """What finishing a trial will still cost: the progress left (to its expected length, if it
+    has one), or that many times the seconds one unit of progress has cost it so far."""
     _check_unit(unit)
     per_unit = 1.0
     if unit == "seconds":
         per_unit = p.seconds / p.done if p.done else 0.0
-    return max(max_t - p.done, 0) * per_unit
+    return progress_left(p.done, p.length, max_t) * per_unit
+
+
+def start_within_budget(candidates: Sequence[tuple[str, int | None]], free_budget: float
+                        ) -> tuple[str | None, list[str]]:
+    """Which trial not yet started to start next, under a budget, and which never to start.
+
+    ``candidates`` are ``(key, predicted length)`` in start order (soonest predicted first,
+    :func:`~lc_hpo.budget_prior.soonest_first`); ``free_budget`` is the budget left once the trials
+    already started have been given what they are expected to still need.  The first candidate
+    whose predicted length fits is started; the estimated ones before it, which the budget cannot
+    finish, are returned to be skipped, so the budget is spent on the trials predicted to reach
+    their target soonest and none on trials it could not finish.  A candidate without a predicted
+    length (None: no usable estimate) is always started, as without estimates: the budget then
+    decides at its first report whether it can finish it.
+    """
+    skipped: list[str] = []
+    for key, length in candidates:
+        if length is None or length <= free_budget:
+            return key, skipped
+        skipped.append(key)
+    return None, skipped
 
 
 def fund_trials(rule: StoppingRule, live: Mapping[str, Progress], max_t: int, unit: str,
@@ -97,9 +128,13 @@ def fund_trials(rule: StoppingRule, live: Mapping[str, Progress], max_t: int, un
     """The live trials a budget should finish (greedy by promise per remaining cost); the others
     should stop.  Only trials that have reported belong in ``live``: one that has not started has
     no forecast, and counting it as most promising would stop running trials to keep budget for it.
+    A trial with nothing left to spend (at its expected length) is always funded: stopping it there
+    would save nothing and lose its result.
     """
     candidates = [Candidate(k, p.curve, remaining_cost(p, max_t, unit)) for k, p in live.items()]
-    return fund(rule, candidates, incumbent, remaining_budget, context)
+    done = {c.key for c in candidates if c.remaining_cost <= 0}
+    return done | fund(rule, [c for c in candidates if c.key not in done], incumbent,
+                       remaining_budget, context)
 
 
 def _check_unit(unit: str) -> None:
@@ -107,5 +142,5 @@ def _check_unit(unit: str) -> None:
         raise ValueError(f"budget unit must be one of {BUDGET_UNITS}, got {unit!r}")
 
 
-__all__ = ["BUDGET_UNITS", "Progress", "fund_trials", "next_to_run", "remaining_cost",
-           "should_yield", "spent"]
+__all__ = ["BUDGET_UNITS", "Progress", "fund_trials", "next_to_run", "progress_left",
+           "remaining_cost", "should_yield", "spent", "start_within_budget"]
