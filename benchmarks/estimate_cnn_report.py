@@ -218,9 +218,10 @@ def plot(pairs: list[tuple[dict, dict]], path: str) -> None:
     for i, (r, p) in enumerate(members[::max(1, len(members) // 4)][:4]):
         c = f"C{i}"
         lab = f"lr {r['lr']}, B {r['batch']}, m {r['momentum']}"
-        ax[1].plot(r["steps"], r["losses"], c=c, label=f"real: {lab}")
-        ax[1].plot(p["curve"][0], p["curve"][1], c=c, ls="--")
-    ax[1].set(xscale="log", xlabel="SGD step", ylabel="loss on the whole fine-tuning set",
+        ax[1].plot(np.array(r["steps"]) + 1, r["losses"], c=c, label=f"real: {lab}"
+                   + (" (predicted: diverges)" if p.get("diverges") else ""))
+        ax[1].plot(np.array(p["curve"][0]) + 1, p["curve"][1], c=c, ls="--")
+    ax[1].set(xscale="log", xlabel="SGD step + 1", ylabel="loss on the whole fine-tuning set",
               title=f"N={sweep[0]} seed {sweep[1]}: real (solid) and predicted (dashed)")
     ax[1].legend(fontsize=7)
     pts = [(r["real_s"][-1], r["real_s"][-1] / (p["fit_s"] + p["predict_s"])) for r, p in pairs
@@ -252,6 +253,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(pairs)} runs, {len({(r['n'], r['seed']) for r, _ in pairs})} sweeps; estimator "
           f"{p0['api']} at {p0['version']}, M = {p0.get('n_samples')}\n")
     print(error_table(pairs), "\n")
+    calm = [(r, p) for r, p in pairs if "sde" in p and not p.get("diverges")]
+    print(f"The same over the {len(calm)} runs the estimator did not predict to diverge:\n")
+    print(error_table(calm), "\n")
     print("Signed median relative error of the SDE's steps (negative: predicted too soon):\n")
     for field in ("n", "momentum", "lr", "batch"):
         print(breakdown(pairs, field), "\n")
