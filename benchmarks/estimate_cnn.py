@@ -22,10 +22,13 @@ Two files, so that the estimator can be re-run later against the same real runs:
 * ``predict``: the estimator only, for every sweep in ``--runs`` (the same pretrained model and data
   are rebuilt deterministically and checked against the recorded starting loss), into ``--preds``.
 
-``estimate_cnn_report.py`` joins the two files into the error and cost-ratio tables.
+``estimate_cnn_report.py`` joins the two files into the error and cost-ratio tables.  ``sharpness``
+prints the top eigenvalue of the real loss Hessian at each sweep's start (the estimator's stability
+limit is checked against it).
 
     .venv/bin/python benchmarks/estimate_cnn.py record
     .venv/bin/python benchmarks/estimate_cnn.py predict --preds benchmarks/results/estimate_cnn_preds_v2.jsonl
+    .venv/bin/python benchmarks/estimate_cnn.py sharpness --sizes 500 --seeds 1
 """
 
 from __future__ import annotations
@@ -316,9 +319,33 @@ def predict(args: argparse.Namespace) -> None:
             sweep_settings=[(r["lr"], r["batch"], r["momentum"]) for r in rows]))
 
 
+def sharpness(args: argparse.Namespace) -> None:
+    """The top eigenvalue of the real full-batch loss Hessian at each sweep's start (power
+    iteration on Hessian-vector products): full-batch GD is stable below lr = 2 / it."""
+    from torch.func import functional_call, grad, jvp
+
+    X, y = load_images()
+    body_state = pretrain(X, y)
+    for seed in args.seeds:
+        for n in args.sizes:
+            model, Xf, yf = sweep_task(body_state, X, y, n, seed)
+            params = {k: v.detach() for k, v in model.named_parameters()}
+            g = grad(lambda p: F.cross_entropy(functional_call(model, p, (Xf,)), yf))
+            torch.manual_seed(0)
+            v = {k: torch.randn_like(p) for k, p in params.items()}
+            lam = 0.0
+            for _ in range(30):
+                norm = torch.sqrt(sum((t ** 2).sum() for t in v.values()))
+                v = {k: t / norm for k, t in v.items()}
+                hv = jvp(g, (params,), (v,))[1]
+                lam = float(sum((hv[k] * v[k]).sum() for k in v))
+                v = hv
+            print(f"N={n} seed={seed}: top Hessian eigenvalue {lam:.1f}, 2/lambda = {2 / lam:.4f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("stage", choices=["record", "predict"])
+    ap.add_argument("stage", choices=["record", "predict", "sharpness"])
     ap.add_argument("--runs", default=RUNS)
     ap.add_argument("--preds", default=PREDS)
     ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
@@ -327,7 +354,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-predict", action="store_true", help="record: real runs only")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    (record if args.stage == "record" else predict)(args)
+    {"record": record, "predict": predict, "sharpness": sharpness}[args.stage](args)
 
 
 if __name__ == "__main__":
