@@ -29,6 +29,9 @@ limit is checked against it).
     .venv/bin/python benchmarks/estimate_cnn.py record
     .venv/bin/python benchmarks/estimate_cnn.py predict --preds benchmarks/results/estimate_cnn_preds_v2.jsonl
     .venv/bin/python benchmarks/estimate_cnn.py sharpness --sizes 500 --seeds 1
+    .venv/bin/python benchmarks/estimate_cnn.py record --fixed --sizes 500 --seeds 1 \
+        --runs benchmarks/results/estimate_cnn_fixed_runs.jsonl \
+        --preds benchmarks/results/estimate_cnn_fixed_preds.jsonl
 """
 
 from __future__ import annotations
@@ -143,7 +146,8 @@ def at_step(steps: list[int], values: list[float], step: float) -> float:
 
 
 def fine_tune(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, *, lr: float, batch: int,
-              momentum: float, seed: int, stop_below: float) -> dict[str, Any]:
+              momentum: float, seed: int, stop_below: float, patience: int = PATIENCE
+              ) -> dict[str, Any]:
     """Real SGD (epoch shuffling) until the whole-set loss is <= ``stop_below``, diverges, stalls
     (no new low for PATIENCE steps) or reaches MAX_STEPS; returns the measured curve and the training
     seconds up to each measurement: wall and CPU (process) time of the SGD steps alone."""
@@ -167,7 +171,7 @@ def fine_tune(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, *, lr: f
             losses.append(loss)
             seconds.append(spent)
             cpu.append(cpu_spent)
-            stalled = step - best_step >= PATIENCE
+            stalled = step - best_step >= patience
             if (not math.isfinite(loss) or loss <= stop_below
                     or loss > DIVERGED_FACTOR * start or stalled):
                 break
@@ -290,7 +294,9 @@ def record(args: argparse.Namespace) -> None:
                                               sweep_settings=todo, version=version))
         for lr, batch, momentum in tqdm(todo, desc=f"fine-tune N={n} seed={seed}"):
             run = fine_tune(sweep_task(body_state, X, y, n, seed)[0], Xf, yf, lr=lr, batch=batch,
-                            momentum=momentum, seed=seed, stop_below=targets[-1])
+                            momentum=momentum, seed=seed,
+                            stop_below=-math.inf if args.fixed else targets[-1],
+                            patience=MAX_STEPS + 1 if args.fixed else PATIENCE)
             run["real"] = [crossing(run["steps"], run["losses"], tg) for tg in targets]
             run["real_s"] = [at_step(run["steps"], run["train_seconds"], h) for h in run["real"]]
             run["real_cpu"] = [at_step(run["steps"], run["train_cpu"], h) for h in run["real"]]
@@ -352,6 +358,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     ap.add_argument("--limit", type=int, default=None, help="only the first LIMIT settings")
     ap.add_argument("--no-predict", action="store_true", help="record: real runs only")
+    ap.add_argument("--fixed", action="store_true", help="record: a fixed budget, every run trains "
+                    "MAX_STEPS steps (unless it diverges) instead of stopping at the lowest target")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     {"record": record, "predict": predict, "sharpness": sharpness}[args.stage](args)
