@@ -41,6 +41,12 @@ def add_median_baseline(rows: list[dict]) -> None:
                 r["median"].append(float(np.median(others)) if others else math.inf)
 
 
+def _covers(interval: list, real: float, horizon: float) -> bool:
+    """Whether [lo, hi] (None or past the horizon: the horizon) holds the real step."""
+    lo, hi = (min(v if v is not None else math.inf, horizon) for v in interval)
+    return lo <= real <= hi
+
+
 def table(rows: list[dict], horizon: float) -> list[tuple]:
     out = []
     for m in METHODS:
@@ -84,6 +90,26 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for m, n, med, p90, within, rho in table(rows, args.horizon):
         print(f"| {m} | {n} | {med:.2f} | {p90:.2f} | {within:.0%} | {rho:.2f} |")
+    inside = [_covers(r["sde_interval"][k], r["real"][k], args.horizon) for r in rows
+              for k in range(len(r["real"])) if math.isfinite(r["real"][k])]
+    print(f"\nthe SDE's 80 % step interval covers the real step in {np.mean(inside):.0%} of "
+          f"{len(inside)} pairs (a bound past the horizon counts as the horizon)")
+    if all("predict_seconds" in r for r in rows):
+        print(f"predict seconds median {np.median([r['predict_seconds'] for r in rows]):.2f}, fit "
+              f"seconds median {np.median([r['fit_seconds'] for r in rows]):.1f} (once per model "
+              "and data set)")
+    if all("fit_cpu_seconds" in r for r in rows):
+        per_fit = defaultdict(int)
+        for r in rows:
+            per_fit[(r["seed"], r["n"])] += 1
+        cost = {id(r): r["fit_cpu_seconds"] / per_fit[(r["seed"], r["n"])] + r["predict_cpu_seconds"]
+                for r in rows}
+        amortised = [r["real_train_seconds"][k] / cost[id(r)] for r in rows
+                     for k in range(len(r["real"])) if math.isfinite(r["real"][k])
+                     and r["real_train_seconds"][k] is not None]
+        print(f"CPU seconds: fit median {np.median([r['fit_cpu_seconds'] for r in rows]):.1f}, "
+              f"predict median {np.median([r['predict_cpu_seconds'] for r in rows]):.2f}; cost ratio "
+              f"with the fit shared by the settings of one (seed, N): median {np.median(amortised):.3f}")
     ratios = [r["real_train_seconds"][k] / r["sde_seconds"] for r in rows
               for k in range(len(r["real"])) if math.isfinite(r["real"][k])
               and r["real_train_seconds"][k] is not None

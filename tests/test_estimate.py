@@ -4,6 +4,7 @@ hooks in a real Optuna study."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import warnings
@@ -198,6 +199,24 @@ def test_fit_once_predict_many_gives_what_the_one_off_function_gives():
         np.testing.assert_array_equal(e.ode, one_off.ode)
         assert 0 < e.seconds < one_off.seconds  # predict's own time; the function's includes fit
     assert fitted[1].steps < fitted[2].steps  # a larger rate, fewer steps
+
+
+def test_the_steps_interval_carries_the_subsets_own_uncertainty():
+    X, y = classification(n=96)
+    torch.manual_seed(4)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 32), torch.nn.Tanh(), torch.nn.Linear(32, 3))
+    target = 0.7 * float(F.cross_entropy(net(X), y).detach())
+    e = TrainingTimeEstimator(n_samples=24).fit(net, X, y).predict(
+        lr=0.1, batch_size=8, target_loss=target, max_steps=200)
+    assert e.subsets.shape == (4, e.times.size)  # two random half-splits of the 24 samples
+    sgd_only = dataclasses.replace(e, subsets=np.zeros((0, 0))).steps_to(target)
+    lo, hi = e.steps_interval
+    assert sgd_only[0] == e.steps and lo <= sgd_only[1][0] <= e.steps <= sgd_only[1][1] <= hi
+    assert (lo, hi) != sgd_only[1]  # the halves disagree, so the interval is wider
+    # a kernel on every sample has no subset to be uncertain about
+    full = TrainingTimeEstimator(n_samples=96).fit(net, X, y).predict(
+        lr=0.1, batch_size=8, target_loss=target, max_steps=200)
+    assert full.subsets.size == 0
 
 
 def test_predict_before_fit_and_bad_parameters_say_what_to_do():

@@ -1,14 +1,14 @@
 """Training dynamics of the linearised network in function space (Zancato et al. 2020).
 
-On M samples with kernel Θ = U Λ Uᵀ, one SGD step of the linearised network moves the outputs by
+On the M subset samples, with the subset kernel rescaled to the N samples of the data set
+(Θ̃ = U Λ Uᵀ, :func:`rescale_to_full`), one SGD step of the linearised network moves the outputs by
 
-    f ← f − (η/M) Θ g(f) − η λ_wd (J w0 + f − f0) + noise,
+    f ← f − (η/N) Θ̃ g(f) − η λ_wd (J w0 + f − f0) + noise,
 
 where g(f) stacks each sample's loss gradient with respect to its outputs (softmax(f) − onehot(y) for
 cross-entropy, 2 (f − y) / C for the mean squared error) and the weight-decay term pulls the weights
-towards zero (J w0 is what that pull does to the outputs).  Averaging over M samples instead of all N
-is the Monte-Carlo rescaling of the spectrum and of the residual energies to the full data set: the
-eigenvalues of Θ_MM / M estimate those of Θ_NN / N.
+towards zero (J w0 is what that pull does to the outputs).  Each sample keeps its own block of Θ
+(self-influence); the pull of the other N − 1 samples is estimated from the other M − 1.
 
 * MSE without noise: the recursion is affine, so the loss at every step is a closed form in the
   eigenbasis (:func:`mse_closed_form`).
@@ -44,21 +44,120 @@ class Spectrum:
     top: float  # the largest eigenvalue of Θ
 
 
-def rescale_to_full(theta: np.ndarray, C: int, n_total: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Θ̃ = D + ((N − 1) / (M − 1)) O: the subset kernel whose dynamics at rate η / N mimic the full
-    data's on the subset's outputs.
+#: How the subset's cross-sample coupling is scaled to N samples (see :func:`rescale_to_full`).
+RESCALE = "linear"
+MODES = ("calibrated", "signal", "debias", "bulk", "linear")
 
-    Sample i's outputs move by (η / N) [Θ_ii g_i + Σ_{j ≠ i} Θ_ij g_j]; the sum over the other N − 1
-    samples is estimated from the other M − 1 of the subset, while its own block D (self-influence)
-    stays as it is.  Returns (Θ̃, the diagonal blocks (M, C, C), the off-diagonal scale).
+
+@dataclass(frozen=True)
+class Rescaled:
+    """The subset kernel scaled to the full data set, and the parts the SGD noise is made of."""
+
+    theta: np.ndarray  # (M*C, M*C) Θ̃, used at rate η / N
+    blocks: np.ndarray  # (M, C, C) each sample's own block of Θ (self-influence)
+    cross: np.ndarray  # (M*C, M*C) Θ off its diagonal blocks, unscaled (one sample's pull on others)
+    edge: float  # the noise bulk's edge in the cross part (0 with mode "linear")
+    gain: float = 1.0  # how much the cross part's signal was amplified (s with mode "signal")
+
+
+def rescale_to_full(theta: np.ndarray, C: int, n_total: int, mode: str | None = None,
+                    g0: np.ndarray | None = None, slope: float | None = None) -> Rescaled:
+    """The subset kernel Θ̃ whose dynamics at rate η / N mimic the full data's on the subset's outputs.
+
+    Sample i's outputs move by (η / N) [Θ_ii g_i + Σ_{j ≠ i} Θ_ij g_j]; its own block D stays as it
+    is, and the sum over the other N − 1 samples is estimated from the other M − 1 through the
+    cross part O = Θ − D, with s = (N − 1) / (M − 1).  Modes (:data:`MODES`; default
+    :data:`RESCALE`):
+
+    * ``"linear"`` (default): Θ̃ = D + s·O.  Unbiased at step 0, but indefinite (most of its
+      eigenvalues are negative once s·O's bulk outweighs D) and the negative part is clipped by
+      :func:`spectrum`, so the predicted loss starts to fall too fast (docs/estimate.md).
+    * ``"bulk"``: O's eigen-components above its noise bulk (the bulk's edge read from O's most
+      negative eigenvalue) scaled by s, the rest by sqrt(s) (a random matrix's edge grows as the
+      square root of the sample count).
+    * ``"signal"``: Θ + (s − 1)·O_signal: only the shared directions are amplified (positive
+      semi-definite by construction).
+    * ``"calibrated"``: Θ + (γ − 1)·O_signal with γ in [1, s] fitted so that the loss starts to fall
+      as fast as the whole data set's exact gradient says (``g0``, ``slope``:
+      :func:`calibrated_gain`).
+    * ``"debias"``: a gain per shared direction from the subset's cross terms (:func:`shared_gain`).
+
+    None beat ``"linear"`` on the development seed's real fine-tuning runs, so it stays the default;
+    the others are kept for the ablation (``benchmarks/estimate_ablate.py``).
     """
+    mode = RESCALE if mode is None else mode
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     M = theta.shape[0] // C
-    scale = (n_total - 1) / max(M - 1, 1)
+    s = (n_total - 1) / max(M - 1, 1)
     blocks = np.stack([theta[i * C:(i + 1) * C, i * C:(i + 1) * C] for i in range(M)])
-    out = theta * scale
+    cross = theta.copy()
+    for i in range(M):
+        cross[i * C:(i + 1) * C, i * C:(i + 1) * C] = 0.0
+    edge = 0.0
+    if mode == "linear" or s == 1.0:
+        scaled = s * cross
+    else:
+        vals, vecs = np.linalg.eigh(cross)
+        edge = max(-float(vals[0]), 0.0)
+        signal = vals > edge
+        sig = (vecs[:, signal] * vals[signal]) @ vecs[:, signal].T
+        if mode == "calibrated":
+            gain = calibrated_gain(theta, sig, g0, slope, s)
+            return Rescaled(theta=theta + (gain - 1.0) * sig, blocks=blocks, cross=cross, edge=edge,
+                            gain=gain)
+        if mode == "signal":
+            return Rescaled(theta=theta + (s - 1.0) * sig, blocks=blocks, cross=cross, edge=edge,
+                            gain=s)
+        if mode == "debias":
+            gains = shared_gain(vecs[:, signal], g0, C, s)
+            amp = (vecs[:, signal] * (vals[signal] * (gains - 1.0))) @ vecs[:, signal].T
+            return Rescaled(theta=theta + amp, blocks=blocks, cross=cross, edge=edge)
+        scaled = s * sig + math.sqrt(s) * (cross - sig)
+    out = scaled.copy()
     for i in range(M):
         out[i * C:(i + 1) * C, i * C:(i + 1) * C] = blocks[i]
-    return out, blocks, scale
+    return Rescaled(theta=out, blocks=blocks, cross=cross, edge=edge)
+
+
+def calibrated_gain(theta: np.ndarray, sig: np.ndarray, g0: np.ndarray | None,
+                    slope: float | None, s: float) -> float:
+    """The gain γ in [1, s] at which Θ + (γ − 1) O_signal makes the loss fall as fast at step 0 as
+    the whole data set's exact gradient says.
+
+    With full-batch steps the loss starts to fall at rate η |∇L|²; the subset kernel at rate η/N
+    says η gᵀ Θ̃ g / (N M) (``slope`` is N M |∇L|², already divided by how much the subset's
+    starting loss differs from the whole set's).  That is linear in γ, so one number of the whole
+    data (one backward pass) fixes how strongly the subset's shared directions stand for all N
+    samples, instead of s = (N − 1) / (M − 1), which also amplifies the subset's own sampling noise.
+    Without ``slope`` (or without signal) the gain is s.
+    """
+    if g0 is None or slope is None or not math.isfinite(slope):
+        return s
+    g = g0.reshape(-1)
+    base, extra = float(g @ theta @ g), float(g @ sig @ g)
+    if extra <= 0:
+        return s
+    return float(np.clip(1.0 + (slope - base) / extra, 1.0, s))
+
+
+def shared_gain(vecs: np.ndarray, g0: np.ndarray | None, C: int, s: float) -> np.ndarray:
+    """Per signal direction, how much N samples pull along it compared with the M of the subset.
+
+    Along a direction u the subset's gradient energy (uᵀg)² is the samples' own parts Σ_i (u_iᵀg_i)²
+    plus the cross terms Σ_{i≠j}; with N samples the own parts count once and the cross terms s
+    times, so the gain is (own + s·cross) / (own + cross), kept in [1, s].  The own parts are the
+    subset's sampling noise in the mean gradient: amplifying them by s made the subset fit its own
+    noise N / M times too strongly.
+    """
+    if g0 is None or vecs.shape[1] == 0:
+        return np.full(vecs.shape[1], s)
+    M = g0.shape[0]
+    per_sample = (vecs.reshape(M, C, -1) * g0.reshape(M, C, 1)).sum(axis=1)  # (M, k) u_iᵀ g_i
+    own = (per_sample ** 2).sum(axis=0)
+    total = per_sample.sum(axis=0) ** 2
+    gain = (own + s * (total - own)) / np.maximum(total, 1e-300)
+    return np.clip(np.where(total > 0, gain, 1.0), 1.0, s)
 
 
 def spectrum(theta: np.ndarray) -> Spectrum:
@@ -166,13 +265,13 @@ class Paths:
 def simulate(loss: str, spec: Spectrum, f0: np.ndarray, y: np.ndarray, jw0: np.ndarray | None, *,
              lr: float, wd: float, batch_size: int, n_total: int, horizon: int, curvature: float,
              n_paths: int, noise: bool, rng: np.random.Generator, n_grid: int = 200,
-             blocks: np.ndarray | None = None, scale: float = 1.0) -> Paths:
+             cross: np.ndarray | None = None) -> Paths:
     """Iterate the linearised outputs for ``horizon`` effective steps along ``n_paths`` SDE paths.
 
     Steps of ``horizon / n_grid`` SGD steps (at least 1) are taken; modes faster than that are
     slowed to :data:`STIFF` per step, stiffness read from ``curvature`` (:func:`sharpness`).
-    ``spec`` is that of the rescaled kernel Θ̃ (:func:`rescale_to_full`); ``blocks`` and ``scale``
-    recover the cross-sample part that the minibatch noise is made of.
+    ``spec`` is that of the rescaled kernel Θ̃ (:func:`rescale_to_full`); ``cross`` is the unscaled
+    cross-sample part O that the minibatch noise is made of (one sample's pull on the others).
     """
     M, C = f0.shape
     rho = max(n_total - batch_size, 0) / max(n_total - 1, 1)  # finite-population factor
@@ -187,7 +286,12 @@ def simulate(loss: str, spec: Spectrum, f0: np.ndarray, y: np.ndarray, jw0: np.n
     # done within a few steps either way.  h is the loss curvature in function space at w0.
     h = curvature * n_total / max(spec.top, 1e-300)  # the loss curvature along the top mode
     lam = np.minimum(spec.values, STIFF * n_total / (lr * s * h)).astype(np.float32)
-    blocks32 = blocks.astype(np.float32) if (blocks is not None and noise) else None
+    # U_kᵀ O: maps sample i's gradient to its pull on the others' outputs in the kept directions;
+    # a stiff mode's noise is slowed as much as its drift (its variance settles within a step)
+    cross_u = None
+    if cross is not None and noisy:
+        slowed = np.divide(lam, spec.values, out=np.ones_like(lam), where=spec.values > 0)
+        cross_u = ((cross @ spec.vectors) * slowed).astype(np.float32)
     f = np.broadcast_to(f0, (P, M, C)).astype(np.float32)
     f0_32 = f0.astype(np.float32)
     drift_wd = (jw0 - f0).astype(np.float32) if wd > 0 else None  # J w0 is required then
@@ -204,13 +308,10 @@ def simulate(loss: str, spec: Spectrum, f0: np.ndarray, y: np.ndarray, jw0: np.n
             # diagonal blocks); Σ_i ε_i (v_i − v̄), ε ~ N(0, I_M), has covariance M Cov_i(v_i).
             eps = rng.standard_normal((P, M)).astype(np.float32)
             eg = eps[:, :, None] * g
-            z = (eg.reshape(P, M * C) @ U) * lam
-            vbar = a.copy()
-            if blocks32 is not None:  # remove each sample's own block: only O moves the others
-                z -= np.einsum("mcd,pmd->pmc", blocks32, eg).reshape(P, M * C) @ U
-                vbar -= np.einsum("mcd,pmd->pmc", blocks32, g).reshape(P, M * C) @ U
-            z /= scale
-            vbar /= scale * M
+            if cross_u is None:
+                raise ValueError("simulating the SGD noise needs the cross-sample kernel (cross)")
+            z = eg.reshape(P, M * C) @ cross_u
+            vbar = (g.reshape(P, M * C) @ cross_u) / M
             z -= eps.sum(axis=1)[:, None] * vbar
             move -= noise_scale * z
         f -= (move @ U.T).reshape(P, M, C)
@@ -247,5 +348,7 @@ def real_steps(tau: np.ndarray, momentum: float) -> np.ndarray:
     return np.where(np.isfinite(tau), hi, np.inf)
 
 
-__all__ = ["Paths", "rescale_to_full", "Spectrum", "effective_steps", "grad", "keep_moving",
-           "mse_closed_form", "per_sample_loss", "real_steps", "sharpness", "simulate", "spectrum"]
+__all__ = ["MODES", "RESCALE", "Paths", "Rescaled", "Spectrum", "effective_steps", "grad", "keep_moving",
+           "mse_closed_form", "per_sample_loss", "real_steps", "rescale_to_full", "shared_gain",
+           "calibrated_gain",
+           "sharpness", "simulate", "spectrum"]

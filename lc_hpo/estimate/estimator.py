@@ -20,6 +20,7 @@ import dataclasses
 import math
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,8 +29,8 @@ import torch
 from .._validation import check_int
 from . import dynamics as dyn
 from .inputs import as_tensors, check_loss, check_sgd, check_shapes, full_loss
-from .ntk import Kernel, empirical_ntk, trainable
-from .result import TrainingTimeEstimate, steps_to_target
+from .ntk import Kernel, empirical_ntk, gradient_norm2, trainable
+from .result import TrainingTimeEstimate
 
 #: The default subset is sized so that the kernel has about this many rows (samples × outputs).
 KERNEL_ROWS = 1024
@@ -39,6 +40,8 @@ MAX_DIRECTIONS = 64
 DIVERGED_FACTOR = 10.0
 #: Above this many steps the curve is stored on a grid rather than at every step.
 DENSE_STEPS = 5000
+#: Random half-splits of the kernel's subset whose spread widens the steps interval.
+HALF_SPLITS = 2
 
 
 class EstimateWarning(UserWarning):
@@ -69,6 +72,12 @@ class TrainingTimeEstimator:
         initial_loss_: The loss on the whole of (X, y) at the model's weights.
         n_total_: N, the samples in (X, y); ``subset_size_``: M, those the kernel was computed on.
         kernel_: The :class:`~lc_hpo.estimate.ntk.Kernel` on the subset.
+        gradient_norm2_: |∇L|² on the whole of (X, y) (NaN unless the rescaling is
+            ``"calibrated"`` and the subset is not all of it).
+        gain_: How strongly the subset's shared (signal) directions were amplified to stand for
+            all N samples, calibrated so that the predicted loss starts to fall as fast as
+            ``gradient_norm2_`` says (:func:`~lc_hpo.estimate.dynamics.calibrated_gain`).
+        bulk_edge_: The edge of the cross-sample kernel's noise bulk that separates the signal.
     """
 
     def __init__(self, loss: str = "cross_entropy", n_samples: int | None = None, seed: int = 0,
@@ -124,13 +133,19 @@ class TrainingTimeEstimator:
         idx = np.sort(rng.choice(N, size=M, replace=False)) if M < N else np.arange(N)
         kernel = empirical_ntk(net, X[idx], projection_dim=self.projection_dim,
                                weight_decay=True, seed=self.seed)
-        theta, blocks, scale = dyn.rescale_to_full(kernel.theta, C, N)
-        spec = dyn.spectrum(theta)
         self.kernel_: Kernel = kernel
         self.y_subset_ = (y[idx].numpy().astype(np.int64) if loss == "cross_entropy"
                           else y[idx].double().numpy().reshape(M, C))
-        self.blocks_, self.scale_, self.spectrum_ = blocks, scale, spec
-        self.sharpness_ = dyn.sharpness(loss, theta, kernel.f0, spec.top, N)
+        # one backward pass over all the data, only where the rescaling is calibrated on it
+        self.gradient_norm2_ = (gradient_norm2(net, X, y, loss)
+                                if M < N and dyn.RESCALE == "calibrated" else math.nan)
+        self._main = _fit_subset(loss, kernel.theta, kernel.f0, self.y_subset_, kernel.jw0, N,
+                                 initial, self.gradient_norm2_)
+        self.gain_ = self._main.gain
+        self.cross_, self.bulk_edge_ = self._main.cross, self._main.edge
+        self.spectrum_, self.sharpness_ = self._main.spec, self._main.sharpness
+        self._halves = (_fit_halves(loss, kernel, self.y_subset_, N, self.seed, initial,
+                                    self.gradient_norm2_) if M < N else [])
         self.initial_loss_ = initial
         self.n_total_, self.subset_size_ = int(N), int(M)
         self._rng_state = rng.bit_generator.state  # the SDE paths continue the subset's stream
@@ -175,25 +190,32 @@ class TrainingTimeEstimator:
         if note:
             warnings.warn(note, EstimateWarning, stacklevel=2)
             return _diverged(note, time.perf_counter() - start, common)
-        real, losses, ode = self._dynamics(lr, batch_size, momentum, weight_decay, max_steps,
-                                           noise, n_paths)
+        sgd: dict[str, Any] = dict(lr=lr, batch_size=batch_size, momentum=momentum,
+                                   weight_decay=weight_decay, max_steps=max_steps)
+        real, losses, ode = self._dynamics(self._main, noise=noise, n_paths=n_paths, **sgd)
         # The subset's starting loss is a noisy estimate of the whole set's: rescale to the exact one.
-        subset_initial = float(losses[0, 0])
-        if subset_initial > 0 and math.isfinite(subset_initial):
-            losses = losses * (initial / subset_initial)
-            ode = ode * (initial / subset_initial)
+        losses, ode = _to_initial(losses, initial), _to_initial(ode, initial)
+        halves = np.zeros((0, 0))
+        if noise and self._halves:
+            halves = np.concatenate([_to_initial(self._dynamics(h, noise=False, n_paths=1, **sgd)[2],
+                                                 initial) for h in self._halves])
         if not np.isfinite(losses).all() or losses.mean(axis=0).max() > DIVERGED_FACTOR * initial:
             note = "the simulated linearised dynamics diverge at this learning rate"
             warnings.warn(note, EstimateWarning, stacklevel=2)
             return _diverged(note, time.perf_counter() - start, common)
-        steps, interval = steps_to_target(real, losses, target_loss, False)
         note = ""
         if self.kernel_.projected:
             note = (f"kernel from a {self.projection_dim}-dimensional sketch of the "
                     f"{self.kernel_.n_params}-parameter Jacobian")
-        return TrainingTimeEstimate(steps=steps, steps_interval=interval, diverges=False,
-                                    seconds=time.perf_counter() - start, note=note, times=real,
-                                    paths=losses, ode=ode[0], **common)
+        M, N = self.subset_size_, self.n_total_
+        shrink = math.sqrt((N - M) / (2 * N - M))  # (1/M - 1/N) / (2/M - 1/N): halves to M
+        est = TrainingTimeEstimate(steps=math.inf, steps_interval=(math.inf, math.inf),
+                                   diverges=False, seconds=0.0, note=note, times=real,
+                                   paths=losses, ode=ode[0], subsets=halves,
+                                   subset_shrink=shrink, **common)
+        steps, interval = est.steps_to(target_loss)
+        return dataclasses.replace(est, steps=steps, steps_interval=interval,
+                                   seconds=time.perf_counter() - start)
 
     def _unstable(self, lr: float, momentum: float, weight_decay: float) -> str:
         """Why the linearised dynamics diverge at this rate, or "" if they do not.
@@ -210,32 +232,87 @@ class TrainingTimeEstimator:
                 f"{curvature:.4g} is {stability:.3g} >= 2 (1 + momentum) = {limit:.3g}; lower lr "
                 f"below {limit / curvature:.4g}")
 
-    def _dynamics(self, lr: float, batch_size: int, momentum: float, weight_decay: float,
-                  max_steps: int, noise: bool, n_paths: int
+    def _dynamics(self, sub: _Subset, *, lr: float, batch_size: int, momentum: float,
+                  weight_decay: float, max_steps: int, noise: bool, n_paths: int
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(real steps, loss paths (P, T), noise-free loss (1, T)) on the subset, unscaled."""
-        kernel, N, spec = self.kernel_, self.n_total_, self.spectrum_
+        """(real steps, loss paths (P, T), noise-free loss (1, T)) on one subset, unscaled."""
+        N, spec = self.n_total_, sub.spec
         lr_eff = lr / (1.0 - momentum)
         horizon = float(dyn.effective_steps(np.array([max_steps]), momentum)[0])
         if self.loss == "mse" and (not noise or batch_size >= N):
             real = (np.arange(max_steps + 1, dtype=float) if max_steps <= DENSE_STEPS
                     else np.unique(np.linspace(0, max_steps, DENSE_STEPS + 1).round()))
-            losses = dyn.mse_closed_form(spec, kernel.f0, self.y_subset_, kernel.jw0, lr_eff,
-                                         weight_decay, dyn.effective_steps(real, momentum),
-                                         N)[None, :]
+            losses = dyn.mse_closed_form(spec, sub.f0, sub.y, sub.jw0, lr_eff, weight_decay,
+                                         dyn.effective_steps(real, momentum), N)[None, :]
             return real, losses, losses
         rng = np.random.default_rng()
         rng.bit_generator.state = self._rng_state
         kept = dyn.keep_moving(spec, lr_eff, N, int(math.ceil(horizon)), MAX_DIRECTIONS)
-        runs = [dyn.simulate(self.loss, kept, kernel.f0, self.y_subset_, kernel.jw0, lr=lr_eff,
+        runs = [dyn.simulate(self.loss, kept, sub.f0, sub.y, sub.jw0, lr=lr_eff,
                              wd=weight_decay, batch_size=batch_size, n_total=N,
                              horizon=int(math.ceil(horizon)), curvature=self.sharpness_,
-                             n_paths=n_paths, noise=with_noise, rng=rng, blocks=self.blocks_,
-                             scale=self.scale_)
+                             n_paths=n_paths, noise=with_noise, rng=rng, cross=sub.cross)
                 for with_noise in ((noise, False) if noise else (False,))]
         real = np.minimum(dyn.real_steps(runs[0].times, momentum), max_steps)
         real[-1] = max_steps
         return real, runs[0].losses, runs[-1].losses
+
+
+@dataclass(frozen=True)
+class _Subset:
+    """One subset's kernel rescaled to N, and the outputs its dynamics start from."""
+
+    spec: dyn.Spectrum
+    cross: np.ndarray
+    edge: float
+    gain: float
+    sharpness: float
+    f0: np.ndarray
+    y: np.ndarray
+    jw0: np.ndarray | None
+
+
+def _fit_subset(loss: str, theta: np.ndarray, f0: np.ndarray, y: np.ndarray,
+                jw0: np.ndarray | None, n_total: int, initial: float, grad2: float) -> _Subset:
+    """Rescale a subset's kernel to ``n_total`` samples and decompose it.
+
+    ``initial`` and ``grad2`` (the whole set's loss and |∇L|²) calibrate how strongly the subset's
+    shared directions stand for all samples (:func:`~lc_hpo.estimate.dynamics.calibrated_gain`); the
+    predicted curve is later rescaled by initial / the subset's own loss, so the slope is too.
+    """
+    M, C = f0.shape
+    sub_loss = float(dyn.per_sample_loss(loss, f0, y).mean())
+    slope = n_total * M * grad2 * sub_loss / initial if sub_loss > 0 else math.nan
+    scaled = dyn.rescale_to_full(theta, C, n_total, g0=dyn.grad(loss, f0, y), slope=slope)
+    spec = dyn.spectrum(scaled.theta)
+    return _Subset(spec=spec, cross=scaled.cross, edge=scaled.edge, gain=scaled.gain,
+                   sharpness=dyn.sharpness(loss, scaled.theta, f0, spec.top, n_total),
+                   f0=f0, y=y, jw0=jw0)
+
+
+def _fit_halves(loss: str, kernel: Kernel, y: np.ndarray, n_total: int, seed: int,
+                initial: float, grad2: float) -> list[_Subset]:
+    """The kernel's subset split in random halves, :data:`HALF_SPLITS` times (no new Jacobians:
+    each half's kernel is a block of the subset's).  Their spread is the subset's uncertainty."""
+    M, C = kernel.f0.shape
+    if M < 8:
+        return []
+    rng = np.random.default_rng([seed, 1])
+    out = []
+    for _ in range(HALF_SPLITS):
+        perm = rng.permutation(M)
+        for half in (np.sort(perm[:M // 2]), np.sort(perm[M // 2:])):
+            rows = (half[:, None] * C + np.arange(C)).reshape(-1)
+            out.append(_fit_subset(loss, kernel.theta[np.ix_(rows, rows)], kernel.f0[half],
+                                   y[half], None if kernel.jw0 is None else kernel.jw0[half],
+                                   n_total, initial, grad2))
+    return out
+
+
+def _to_initial(losses: np.ndarray, initial: float) -> np.ndarray:
+    """Loss curves rescaled so that they start at the whole data set's exact starting loss."""
+    start = float(losses[0, 0])
+    return losses * (initial / start) if start > 0 and math.isfinite(start) else losses
 
 
 def _diverged(note: str, seconds: float, common: dict[str, Any]) -> TrainingTimeEstimate:

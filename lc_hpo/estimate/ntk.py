@@ -94,4 +94,27 @@ def empirical_ntk(model: torch.nn.Module, X: torch.Tensor, *, projection_dim: in
     return Kernel(theta=theta, f0=f0, jw0=jw0, n_params=n_params, projected=project)
 
 
-__all__ = ["Kernel", "empirical_ntk", "outputs", "trainable"]
+def gradient_norm2(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, loss: str,
+                   chunk: int = 1024) -> float:
+    """|∇_w L|² of the mean loss on all of (X, y) at the current weights: one backward pass.
+
+    The one exact number about the whole data set that the subset kernel cannot know: how fast the
+    loss starts to fall under full-batch gradient descent (η |∇L|² per step).  ``model`` must be a
+    copy (gradients are taken, not stored).  ``y``: class indices, or (N, C) targets for the MSE.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    total = [torch.zeros_like(p) for p in params]
+    n = len(X)
+    for start in range(0, n, chunk):
+        out = model(X[start:start + chunk]).reshape(min(chunk, n - start), -1)
+        yb = y[start:start + chunk]
+        if loss == "cross_entropy":
+            value = torch.nn.functional.cross_entropy(out, yb, reduction="sum")
+        else:
+            value = torch.nn.functional.mse_loss(out, yb.to(out.dtype), reduction="sum") / out.shape[1]
+        for acc, g in zip(total, torch.autograd.grad(value, params)):
+            acc += g
+    return float(sum((g.double() / n).pow(2).sum() for g in total))
+
+
+__all__ = ["Kernel", "empirical_ntk", "gradient_norm2", "outputs", "trainable"]

@@ -10,6 +10,8 @@ import numpy as np
 
 #: The central interval reported for steps and losses (10th to 90th percentile of the SDE paths).
 QUANTILES = (10.0, 90.0)
+#: The standard normal's 90th percentile: a central 80 % interval is ±Z80 standard deviations.
+Z80 = 1.2815515655446004
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class TrainingTimeEstimate:
     times: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))  # real steps
     paths: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))  # (P, T)
     ode: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))  # noise-free, (T,)
+    #: noise-free curves from halves of the kernel's subset, (K, T): the subset's own uncertainty
+    subsets: np.ndarray = field(repr=False, default_factory=lambda: np.zeros((0, 0)))
+    #: how much of the halves' spread a subset of M of the N samples keeps (0 when M = N)
+    subset_shrink: float = 0.0
 
     # --- curves -----------------------------------------------------------------------------------
     def loss_curve(self, steps: Any) -> np.ndarray:
@@ -58,7 +64,13 @@ class TrainingTimeEstimate:
         """Steps (median, central 80 % interval) to another target, from the same simulation;
         ``noise=False`` reads the noise-free (full-batch ODE) curve instead."""
         paths = self.paths if noise or not self.ode.size else self.ode[None, :]
-        return steps_to_target(self.times, paths, target_loss, self.diverges)
+        steps, interval = steps_to_target(self.times, paths, target_loss, self.diverges)
+        if not noise or self.subsets.shape[0] < 2 or self.subset_shrink <= 0:
+            return steps, interval
+        halves, _ = zip(*(steps_to_target(self.times, row[None, :], target_loss, False)
+                          for row in self.subsets))
+        return steps, widen(steps, interval, np.array(halves), self.subset_shrink,
+                            float(self.times[-1]) if self.times.size else math.inf)
 
     def _at(self, steps: Any, curve: np.ndarray | None) -> np.ndarray:
         s = np.asarray(steps, dtype=float)
@@ -95,6 +107,29 @@ def _num(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def widen(steps: float, interval: tuple[float, float], halves: np.ndarray, shrink: float,
+          horizon: float) -> tuple[float, float]:
+    """The SGD-noise interval widened by the kernel subset's own uncertainty.
+
+    The subset's M samples are one draw: a different subset moves the prediction, which the SDE
+    paths (all on the same subset) cannot show.  Predictions from halves of the subset vary more
+    than the whole subset's, by a known factor (a mean over M of N samples has variance
+    (1/M − 1/N)); ``shrink`` is the square root of that ratio.  In log-steps, the SDE's spread and
+    the subset's add in quadrature, and the central 80 % interval is ±1.2816 standard deviations.
+    A half that does not reach the target within the horizon counts as twice the horizon.
+    """
+    if not math.isfinite(steps) or steps <= 0:
+        return interval
+    logs = np.log(np.where(np.isfinite(halves), np.maximum(halves, 1.0), 2.0 * horizon))
+    sd_subset = float(np.std(logs, ddof=1)) * shrink
+    lo, hi = interval
+    sd_sde = (math.log(hi / lo) / (2 * Z80)) if (lo > 0 and math.isfinite(hi)) else 0.0
+    half_width = Z80 * math.hypot(sd_subset, sd_sde)
+    new_lo = float(math.floor(steps * math.exp(-half_width)))
+    new_hi = float(math.ceil(steps * math.exp(half_width)))
+    return min(lo, new_lo), max(hi, new_hi if new_hi <= horizon else math.inf)
+
+
 def steps_to_target(times: np.ndarray, paths: np.ndarray, target: float,
                     diverges: bool) -> tuple[float, tuple[float, float]]:
     """Median and central 80 % interval over paths of the first step with loss <= target."""
@@ -119,4 +154,4 @@ def steps_to_target(times: np.ndarray, paths: np.ndarray, target: float,
     return med, (lo, hi)
 
 
-__all__ = ["QUANTILES", "TrainingTimeEstimate", "steps_to_target"]
+__all__ = ["QUANTILES", "TrainingTimeEstimate", "Z80", "steps_to_target", "widen"]
