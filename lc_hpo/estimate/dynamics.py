@@ -57,7 +57,7 @@ class Rescaled:
     blocks: np.ndarray  # (M, C, C) each sample's own block of Θ (self-influence)
     cross: np.ndarray  # (M*C, M*C) Θ off its diagonal blocks, unscaled (one sample's pull on others)
     edge: float  # the noise bulk's edge in the cross part (0 with mode "linear")
-    gain: float = 1.0  # how much the cross part's signal was amplified (s with mode "signal")
+    gain: float = 1.0  # how much the cross part's signal was amplified (s but with "calibrated")
 
 
 def rescale_to_full(theta: np.ndarray, C: int, n_total: int, mode: str | None = None,
@@ -117,7 +117,7 @@ def rescale_to_full(theta: np.ndarray, C: int, n_total: int, mode: str | None = 
     out = scaled.copy()
     for i in range(M):
         out[i * C:(i + 1) * C, i * C:(i + 1) * C] = blocks[i]
-    return Rescaled(theta=out, blocks=blocks, cross=cross, edge=edge)
+    return Rescaled(theta=out, blocks=blocks, cross=cross, edge=edge, gain=s)
 
 
 def calibrated_gain(theta: np.ndarray, sig: np.ndarray, g0: np.ndarray | None,
