@@ -51,7 +51,8 @@ class TrialLog:
     def __call__(self, trial: Any, config: dict, history: list, epochs: int) -> None:
         values = [h.val_accuracy for h in history]
         completed = len(values) == epochs
-        attrs = trial.user_attrs  # read from storage: what LCPruner stored
+        # From storage: LCPruner writes there directly, past the live trial's cached attributes.
+        attrs = trial.study._storage.get_trial_user_attrs(trial._trial_id)
         self.trials.append({
             "number": trial.number, "config": config, "values": values, "completed": completed,
             "incumbent": self.best, "history": attrs.get("lc_history", []),
@@ -78,6 +79,48 @@ def keep_reasons(t: dict[str, Any], threshold: float = 0.05) -> list[str]:
         else:
             reasons.append("leader")  # the precheck's remaining keep: latest value >= incumbent
     return reasons
+
+
+def replay_decisions(trials: list[dict[str, Any]], pruner: Any) -> list[dict[str, Any]]:
+    """Re-decide a logged study: the same configurations report the same values, in the same order,
+    to a fresh Optuna study with ``pruner``; returns the trials with every step's decision (read from
+    the stored ``lc_forecast`` after each ``should_prune``) and whether the replay pruned it at the
+    step the original did (a check that it is the same study: the rule reads only the reported
+    values and the finished trials).
+
+    The decisions are read one by one because the stored ``lc_history`` keeps only a trial's last
+    decision in a live study: LCPruner appends to the history of the FrozenTrial Optuna hands it,
+    whose user attributes are the trial's cached ones, never refreshed by LCPruner's own writes."""
+    from lc_hpo.bench.tasks import suggest_config
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    out = []
+    for t in trials:
+        study.enqueue_trial(t["config"])
+        trial = study.ask()
+        suggest_config(trial)
+        pruned_at = None
+        history = []
+        for step, value in enumerate(t["values"], start=1):
+            trial.report(value, step)
+            stop = trial.should_prune()
+            latest = study._storage.get_trial_user_attrs(trial._trial_id).get("lc_forecast")
+            if latest is not None and latest.get("step") == step:
+                history.append(latest)
+            if stop:
+                pruned_at = step
+                break
+        if pruned_at is None:
+            study.tell(trial, t["values"][-1])
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        attrs = study._storage.get_trial_user_attrs(trial._trial_id)
+        same = (pruned_at is None) == t["completed"] and (
+            pruned_at is None or pruned_at == len(t["values"]))
+        out.append({**t, "history": history, "stored_history": attrs.get("lc_history", []),
+                    "last": attrs.get("lc_forecast"), "replayed_same": same})
+    return out
 
 
 def account(trials: list[dict[str, Any]]) -> dict[str, Any]:
@@ -164,6 +207,9 @@ def main() -> None:
                         "all); run them in separate processes and --combine their --json files")
     parser.add_argument("--combine", nargs="+", metavar="JSON",
                         help="report from the --json files of earlier runs instead of training")
+    parser.add_argument("--redecide", action="store_true",
+                        help="with --combine: re-decide the LCPruner studies' logged values through "
+                        "fresh Optuna studies to read their decisions (for logs without them)")
     parser.add_argument("--json", help="write the studies, their trials and the accounting as JSON")
     parser.add_argument("--plot", help="best accuracy against epochs spent (PNG)")
     args = parser.parse_args()
@@ -178,6 +224,12 @@ def main() -> None:
                 study["trace"] = [tuple(x) for x in study["trace"]]
                 results.append(StudyResult(**study))
             logs.update(saved["trials_log"])
+        if args.redecide:
+            for name in [n for n in logs if n in ("LCPruner", "LCPruner(trust=False)")]:
+                logs[name] = replay_decisions(logs[name], pruner(name))
+                same = sum(t["replayed_same"] for t in logs[name])
+                print(f"{name}: re-decided {len(logs[name])} trials, {same} pruned or completed "
+                      "exactly as in the study")
         results.sort(key=lambda r: STUDIES.index(r.name) if r.name in STUDIES else len(STUDIES))
     else:
         torch.set_num_threads(1)
