@@ -219,6 +219,32 @@ def test_the_steps_interval_carries_the_subsets_own_uncertainty():
     assert full.subsets.size == 0
 
 
+def test_rescalings_of_the_subset_kernel_keep_what_they_promise():
+    from lc_hpo.estimate import dynamics as dyn
+
+    rng = np.random.default_rng(0)
+    M, C, N = 12, 2, 200
+    J = rng.normal(size=(M * C, 40)) + 2.0 * rng.normal(size=(1, 40))  # a shared direction
+    theta = J @ J.T
+    g0 = rng.normal(size=(M, C))
+    s = (N - 1) / (M - 1)
+    linear = dyn.rescale_to_full(theta, C, N, "linear")
+    for i in range(M):  # each sample's own block stays, the rest is scaled by s
+        block = slice(i * C, (i + 1) * C)
+        np.testing.assert_allclose(linear.theta[block, block], theta[block, block])
+    np.testing.assert_allclose(linear.theta[:C, C:], s * theta[:C, C:])
+    signal = dyn.rescale_to_full(theta, C, N, "signal")
+    assert np.linalg.eigvalsh(signal.theta).min() > -1e-8 * signal.theta.max()  # PSD
+    # calibrated: the initial rate g'Θ̃g hits the requested value when it lies within [1, s]
+    base = float(g0.reshape(-1) @ theta @ g0.reshape(-1))
+    want = base + 0.5 * (float(g0.reshape(-1) @ signal.theta @ g0.reshape(-1)) - base)
+    cal = dyn.rescale_to_full(theta, C, N, "calibrated", g0=g0, slope=want)
+    assert 1.0 < cal.gain < s
+    assert abs(float(g0.reshape(-1) @ cal.theta @ g0.reshape(-1)) - want) < 1e-6 * want
+    with pytest.raises(ValueError, match="mode must be one of"):
+        dyn.rescale_to_full(theta, C, N, "cubic")
+
+
 def test_predict_before_fit_and_bad_parameters_say_what_to_do():
     model, X, y = regression()
     with pytest.raises(NotFittedError, match="not fitted yet. Call 'fit'"):
