@@ -26,6 +26,7 @@ on two idle cores); on a loaded machine the studies can run in processes of thei
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import math
 from collections import Counter
@@ -210,14 +211,15 @@ def main() -> None:
     parser.add_argument("--redecide", action="store_true",
                         help="with --combine: re-decide the LCPruner studies' logged values through "
                         "fresh Optuna studies to read their decisions (for logs without them)")
-    parser.add_argument("--json", help="write the studies, their trials and the accounting as JSON")
+    parser.add_argument("--json", help="write the studies, their trials and the accounting as JSON "
+                        "(gzipped if the name ends in .gz)")
     parser.add_argument("--plot", help="best accuracy against epochs spent (PNG)")
     args = parser.parse_args()
     results: list[StudyResult] = []
     logs: dict[str, list[dict[str, Any]]] = {}
     if args.combine:
         for path in args.combine:
-            with open(path) as fh:
+            with (gzip.open if path.endswith(".gz") else open)(path, "rt") as fh:
                 saved = json.load(fh)
             args.trials, args.epochs, args.seed = saved["trials"], saved["epochs"], saved["seed"]
             for study in saved["studies"]:
@@ -242,7 +244,7 @@ def main() -> None:
                   f"{results[-1].seconds:.0f} s", flush=True)
     accounts = report(results, logs, args.trials, args.epochs, args.seed, args.plot)
     if args.json:
-        with open(args.json, "w") as fh:
+        with (gzip.open if args.json.endswith(".gz") else open)(args.json, "wt") as fh:
             json.dump({"trials": args.trials, "epochs": args.epochs, "seed": args.seed,
                        "studies": [asdict(r) for r in results], "accounting": accounts,
                        "trials_log": logs}, fh, indent=1)
