@@ -39,6 +39,8 @@ def apply_variant(variant: str) -> dict:
     for token in variant.split("+"):
         if token in dynamics.MODES:
             dynamics.RESCALE = token
+        elif token == "fulldrift":
+            dynamics.FULL_DRIFT = True
         elif token.startswith("dirs"):
             estimator.MAX_DIRECTIONS = 10**9 if token == "dirsall" else int(token[4:])
         elif token.startswith("M") and token[1:].isdigit():

@@ -44,6 +44,8 @@ class Spectrum:
     top: float  # the largest eigenvalue of Θ
 
 
+#: Drive the shared directions by the whole data's gradient at step 0 (one backward pass and one jvp).
+FULL_DRIFT = False
 #: How the subset's cross-sample coupling is scaled to N samples (see :func:`rescale_to_full`).
 RESCALE = "linear"
 MODES = ("calibrated", "signal", "debias", "bulk", "linear")
@@ -58,6 +60,7 @@ class Rescaled:
     cross: np.ndarray  # (M*C, M*C) Θ off its diagonal blocks, unscaled (one sample's pull on others)
     edge: float  # the noise bulk's edge in the cross part (0 with mode "linear")
     gain: float = 1.0  # how much the cross part's signal was amplified (s but with "calibrated")
+    signal: np.ndarray | None = None  # (M*C, r) the cross part's eigenvectors above its noise bulk
 
 
 def rescale_to_full(theta: np.ndarray, C: int, n_total: int, mode: str | None = None,
@@ -105,10 +108,10 @@ def rescale_to_full(theta: np.ndarray, C: int, n_total: int, mode: str | None = 
         if mode == "calibrated":
             gain = calibrated_gain(theta, sig, g0, slope, s)
             return Rescaled(theta=theta + (gain - 1.0) * sig, blocks=blocks, cross=cross, edge=edge,
-                            gain=gain)
+                            gain=gain, signal=vecs[:, signal])
         if mode == "signal":
             return Rescaled(theta=theta + (s - 1.0) * sig, blocks=blocks, cross=cross, edge=edge,
-                            gain=s)
+                            gain=s, signal=vecs[:, signal])
         if mode == "debias":
             gains = shared_gain(vecs[:, signal], g0, C, s)
             amp = (vecs[:, signal] * (vals[signal] * (gains - 1.0))) @ vecs[:, signal].T
@@ -265,7 +268,8 @@ class Paths:
 def simulate(loss: str, spec: Spectrum, f0: np.ndarray, y: np.ndarray, jw0: np.ndarray | None, *,
              lr: float, wd: float, batch_size: int, n_total: int, horizon: int, curvature: float,
              n_paths: int, noise: bool, rng: np.random.Generator, n_grid: int = 200,
-             cross: np.ndarray | None = None) -> Paths:
+             cross: np.ndarray | None = None, bias: np.ndarray | None = None,
+             bias_basis: np.ndarray | None = None) -> Paths:
     """Iterate the linearised outputs for ``horizon`` effective steps along ``n_paths`` SDE paths.
 
     Steps of ``horizon / n_grid`` SGD steps (at least 1) are taken; modes faster than that are
@@ -292,6 +296,13 @@ def simulate(loss: str, spec: Spectrum, f0: np.ndarray, y: np.ndarray, jw0: np.n
     if cross is not None and noisy:
         slowed = np.divide(lam, spec.values, out=np.ones_like(lam), where=spec.values > 0)
         cross_u = ((cross @ spec.vectors) * slowed).astype(np.float32)
+    # the whole data's pull along the shared directions, where the subset's own differs (step 0),
+    # fading as the subset's gradient along them is fitted
+    bias_u, bias_ref = None, 1.0
+    if bias is not None and bias_basis is not None:
+        slowed_b = np.divide(lam, spec.values, out=np.ones_like(lam), where=spec.values > 0)
+        bias_u = ((spec.vectors.T @ bias) * slowed_b).astype(np.float32)
+        bias_ref = max(float(np.linalg.norm(grad(loss, f0, y).reshape(-1) @ bias_basis)), 1e-30)
     f = np.broadcast_to(f0, (P, M, C)).astype(np.float32)
     f0_32 = f0.astype(np.float32)
     drift_wd = (jw0 - f0).astype(np.float32) if wd > 0 else None  # J w0 is required then
@@ -302,6 +313,9 @@ def simulate(loss: str, spec: Spectrum, f0: np.ndarray, y: np.ndarray, jw0: np.n
     for j in range(1, n_steps + 1):
         g = grad(loss, f, y)  # (P, M, C)
         a = g.reshape(P, M * C) @ U * lam  # (P, k) = U_kᵀ Θ g = Σ_i v_i, v_i = Λ U_kᵀ[i] g_i
+        if bias_u is not None and bias_basis is not None:
+            left = np.linalg.norm(g.reshape(P, M * C) @ bias_basis, axis=1) / bias_ref
+            a = a + left[:, None] * bias_u
         move = (lr * s / n_total) * a
         if noisy:
             # v_i = U_kᵀ O_{:,i} g_i, how sample i's gradient moves the others' outputs (O: Θ off its

@@ -29,7 +29,7 @@ import torch
 from .._validation import check_int
 from . import dynamics as dyn
 from .inputs import as_tensors, check_loss, check_sgd, check_shapes, full_loss
-from .ntk import Kernel, empirical_ntk, gradient_norm2, trainable
+from .ntk import Kernel, empirical_ntk, full_pull, gradient_norm2, trainable
 from .result import TrainingTimeEstimate
 
 #: The default subset is sized so that the kernel has about this many rows (samples × outputs).
@@ -139,13 +139,16 @@ class TrainingTimeEstimator:
         # one backward pass over all the data, only where the rescaling is calibrated on it
         self.gradient_norm2_ = (gradient_norm2(net, X, y, loss)
                                 if M < N and dyn.RESCALE == "calibrated" else math.nan)
+        pull = (full_pull(net, X, y, loss, X[idx])
+                if M < N and dyn.FULL_DRIFT and dyn.RESCALE in ("signal", "calibrated") else None)
+        self._pull = pull
         self._main = _fit_subset(loss, kernel.theta, kernel.f0, self.y_subset_, kernel.jw0, N,
-                                 initial, self.gradient_norm2_)
+                                 initial, self.gradient_norm2_, pull)
         self.gain_ = self._main.gain
         self.cross_, self.bulk_edge_ = self._main.cross, self._main.edge
         self.spectrum_, self.sharpness_ = self._main.spec, self._main.sharpness
         self._halves = (_fit_halves(loss, kernel, self.y_subset_, N, self.seed, initial,
-                                    self.gradient_norm2_) if M < N else [])
+                                    self.gradient_norm2_, pull) if M < N else [])
         self.initial_loss_ = initial
         self.n_total_, self.subset_size_ = int(N), int(M)
         self._rng_state = rng.bit_generator.state  # the SDE paths continue the subset's stream
@@ -251,7 +254,8 @@ class TrainingTimeEstimator:
         runs = [dyn.simulate(self.loss, kept, sub.f0, sub.y, sub.jw0, lr=lr_eff,
                              wd=weight_decay, batch_size=batch_size, n_total=N,
                              horizon=int(math.ceil(horizon)), curvature=self.sharpness_,
-                             n_paths=n_paths, noise=with_noise, rng=rng, cross=sub.cross)
+                             n_paths=n_paths, noise=with_noise, rng=rng, cross=sub.cross,
+                             bias=sub.bias, bias_basis=sub.bias_basis)
                 for with_noise in ((noise, False) if noise else (False,))]
         real = np.minimum(dyn.real_steps(runs[0].times, momentum), max_steps)
         real[-1] = max_steps
@@ -270,10 +274,13 @@ class _Subset:
     f0: np.ndarray
     y: np.ndarray
     jw0: np.ndarray | None
+    bias: np.ndarray | None = None  # the whole data's pull minus the subset's, shared directions
+    bias_basis: np.ndarray | None = None
 
 
 def _fit_subset(loss: str, theta: np.ndarray, f0: np.ndarray, y: np.ndarray,
-                jw0: np.ndarray | None, n_total: int, initial: float, grad2: float) -> _Subset:
+                jw0: np.ndarray | None, n_total: int, initial: float, grad2: float,
+                pull: np.ndarray | None = None) -> _Subset:
     """Rescale a subset's kernel to ``n_total`` samples and decompose it.
 
     ``initial`` and ``grad2`` (the whole set's loss and |∇L|²) calibrate how strongly the subset's
@@ -285,13 +292,19 @@ def _fit_subset(loss: str, theta: np.ndarray, f0: np.ndarray, y: np.ndarray,
     slope = n_total * M * grad2 * sub_loss / initial if sub_loss > 0 else math.nan
     scaled = dyn.rescale_to_full(theta, C, n_total, g0=dyn.grad(loss, f0, y), slope=slope)
     spec = dyn.spectrum(scaled.theta)
+    bias = None
+    if pull is not None and scaled.signal is not None and scaled.signal.shape[1]:
+        # where the whole data's pull differs from the subset's own along the shared directions
+        V = scaled.signal
+        bias = V @ (V.T @ (pull.reshape(-1) - scaled.theta @ dyn.grad(loss, f0, y).reshape(-1)))
     return _Subset(spec=spec, cross=scaled.cross, edge=scaled.edge, gain=scaled.gain,
                    sharpness=dyn.sharpness(loss, scaled.theta, f0, spec.top, n_total),
-                   f0=f0, y=y, jw0=jw0)
+                   f0=f0, y=y, jw0=jw0, bias=bias,
+                   bias_basis=scaled.signal if bias is not None else None)
 
 
 def _fit_halves(loss: str, kernel: Kernel, y: np.ndarray, n_total: int, seed: int,
-                initial: float, grad2: float) -> list[_Subset]:
+                initial: float, grad2: float, pull: np.ndarray | None = None) -> list[_Subset]:
     """The kernel's subset split in random halves, :data:`HALF_SPLITS` times (no new Jacobians:
     each half's kernel is a block of the subset's).  Their spread is the subset's uncertainty."""
     M, C = kernel.f0.shape
@@ -305,7 +318,8 @@ def _fit_halves(loss: str, kernel: Kernel, y: np.ndarray, n_total: int, seed: in
             rows = (half[:, None] * C + np.arange(C)).reshape(-1)
             out.append(_fit_subset(loss, kernel.theta[np.ix_(rows, rows)], kernel.f0[half],
                                    y[half], None if kernel.jw0 is None else kernel.jw0[half],
-                                   n_total, initial, grad2))
+                                   n_total, initial, grad2,
+                                   None if pull is None else pull[half]))
     return out
 
 

@@ -117,4 +117,23 @@ def gradient_norm2(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, los
     return float(sum((g.double() / n).pow(2).sum() for g in total))
 
 
-__all__ = ["Kernel", "empirical_ntk", "gradient_norm2", "outputs", "trainable"]
+def full_pull(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, loss: str,
+              X_sub: torch.Tensor) -> np.ndarray:
+    """N J_sub ∇L: how one full-batch step (per unit rate, times N) moves the subset's outputs,
+    exactly, at the current weights (one backward pass over (X, y), one jvp on X_sub)."""
+    params = trainable(model)
+    buffers = {k: b.detach() for k, b in model.named_buffers()}
+    names = list(params)
+    live = {k: p.clone().requires_grad_(True) for k, p in params.items()}
+    out = functional_call(model, (live, buffers), (X,)).reshape(len(X), -1)
+    if loss == "cross_entropy":
+        value = torch.nn.functional.cross_entropy(out, y)
+    else:
+        value = torch.nn.functional.mse_loss(out, y.to(out.dtype))
+    grads = dict(zip(names, torch.autograd.grad(value, [live[k] for k in names])))
+    with torch.no_grad():
+        t = jvp(lambda p: functional_call(model, (p, buffers), (X_sub,)), (params,), (grads,))[1]
+    return len(X) * t.reshape(len(X_sub), -1).double().numpy()
+
+
+__all__ = ["Kernel", "empirical_ntk", "full_pull", "gradient_norm2", "outputs", "trainable"]
