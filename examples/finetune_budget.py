@@ -9,7 +9,7 @@ studies run the same grid, both with ``LCPruner``:
 * **with**: a :class:`~lc_hpo.estimate.TrainingTimeEstimator` is fitted once for the sweep (the
   kernel depends only on the model, the data and the loss), then each trial, before its first step,
   gets its own prediction (``predict``), stored with ``set_estimate``: ``LCPruner`` may stop it at
-  step 0 (predicted to diverge, or never to beat the incumbent), and it trains only to its predicted
+  step 0 (predicted never to beat the incumbent), and it trains only to its predicted
   steps-to-target (``estimated_budget``).
 
 Printed: SGD steps spent, best validation loss (500 other images of 5-9), wall time including the

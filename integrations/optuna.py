@@ -319,9 +319,10 @@ def set_estimate(trial: optuna.trial.BaseTrial, estimate: object) -> bool:
 
     ``estimate`` is a :class:`~lc_hpo.estimate.TrainingTimeEstimate` (or its ``to_dict()``), kept as
     plain JSON in the user attribute ``lc_estimate``.  ``LCPruner`` then reads it when the trial calls
-    ``trial.should_prune()`` before reporting: a trial predicted to diverge, or whose predicted
-    training loss cannot beat the incumbent with probability at least the threshold, is pruned at
-    step 0 (so report the training loss the estimate predicts).  :func:`estimated_budget` gives the
+    ``trial.should_prune()`` before reporting: a trial whose predicted training loss cannot beat the
+    incumbent with probability at least the threshold is pruned at step 0 (so report the training
+    loss the estimate predicts).  One predicted to diverge is not: past the linearised model's
+    step-size limit real networks often recover and train fastest; its reports decide.  :func:`estimated_budget` gives the
     trial's step budget.  An estimate that cannot be read is not stored and never stops the trial
     (a :class:`~lc_hpo.decision.ForecastWarning` says so).  Returns whether it was stored.
     """

@@ -4,8 +4,8 @@ A :class:`~lc_hpo.estimate.TrainingTimeEstimate` made before a fine-tuning trial
 training-loss curve and the SGD steps to a target loss.  The integrations turn that into three budget
 decisions, all here so that Optuna and Ray Tune share them:
 
-* **prior stop** (:func:`prior_decision`): before the trial has reported anything, stop it when the
-  estimate says it diverges, or when its predicted loss at the end of its horizon beats the incumbent
+* **prior stop** (:func:`prior_decision`): before the trial has reported anything, stop it when its
+  predicted loss at the end of its horizon beats the incumbent
   with probability below the threshold.  This compares the predicted *training loss* with the
   incumbent, so it is only meaningful when the trials report that same loss (a minimised metric).
 * **step budget** (:func:`step_budget`): train to the predicted steps-to-target (the upper end of its
@@ -82,14 +82,18 @@ def prior_decision(estimate: Mapping[str, Any], incumbent: float | None, *, thre
                    mode: str = "min") -> Decision:
     """Whether to stop a trial before it reports, from its estimate alone.
 
-    Stops a trial predicted to diverge.  Otherwise, with an incumbent and a minimised metric, the
-    predicted loss at the end of the horizon (mean, with the spread of its 80 % band read as a
-    normal) gives P(better than the incumbent); below ``threshold`` the trial stops.
+    With an incumbent and a minimised metric, the predicted loss at the end of the horizon (mean,
+    with the spread of its 80 % band read as a normal) gives P(better than the incumbent); below
+    ``threshold`` the trial stops.  A trial predicted to *diverge* is not stopped: that prediction is
+    the linearised model's step-size limit, and real networks past it often leave the sharp region
+    after a few steps (a catapult) and then train fastest of all (docs/estimate_cnn.md measured every
+    such run of its sweep train to the target).  Divergence is left to the reported curve: NaN or
+    infinite reports are stopped by the rule's ``diverged_patience``, a loss that stays high by the
+    forecast.
     """
     e = read_estimate(estimate)
     if e["diverges"]:
-        return Decision(stop=True, reason=PRIOR, step=0, p_better=0.0, incumbent=incumbent,
-                        threshold=threshold)
+        return Decision(stop=False, reason=PRIOR, step=0, incumbent=incumbent, threshold=threshold)
     if incumbent is None or mode != "min" or not math.isfinite(incumbent):
         return Decision(stop=False, reason=PRIOR, step=0, incumbent=incumbent, threshold=threshold)
     final = _inf(e["curve_loss"][-1])

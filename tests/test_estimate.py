@@ -277,6 +277,8 @@ def test_budget_policy_reads_plain_estimates():
     assert not prior_decision(e, incumbent=None, threshold=0.05).stop
     assert prior_decision(e, incumbent=0.5 * e["curve_loss"][-1], threshold=0.05).stop
     assert not prior_decision(e, incumbent=2 * e["curve_loss"][-1], threshold=0.05).stop
+    # a predicted divergence alone never stops a trial, however good the incumbent
+    assert not prior_decision(dict(e, diverges=True), incumbent=1e-9, threshold=0.05).stop
     slow = dict(e, steps=e["steps"] * 3)
     never = dict(e, steps=None)
     assert soonest_first([slow, None, never, e, {"bad": 1}]) == [3, 0, 1, 4, 2]
@@ -315,13 +317,16 @@ def test_optuna_prunes_at_step_zero_from_the_estimate_and_budgets_steps():
     for lr in (0.02, 3.0, "bad", 0.05):
         study.enqueue_trial({"lr": lr})
     study.optimize(objective, n_trials=4)
-    # 3.0 is predicted to diverge; 0.05, once the estimate-free trial has trained all 100 steps
-    # to a lower loss, is predicted never to beat it: neither trains a step
-    assert pruned_at_zero == [3.0, 0.05]
+    # 3.0 is predicted to diverge but is not stopped for it: its own reports decide (it trains to
+    # the default budget, having no finite steps-to-target); 0.05, once the estimate-free trial has
+    # trained all 100 steps to a lower loss, is predicted never to beat it and trains no step
+    assert pruned_at_zero == [0.05]
     reasons = [t.user_attrs["lc_forecast"] for t in study.trials
-               if t.state == optuna.trial.TrialState.PRUNED]
-    assert [r["reason"] for r in reasons] == ["prior", "prior"]
-    assert reasons[1]["p_better"] < 0.05
+               if t.state == optuna.trial.TrialState.PRUNED and not t.intermediate_values]
+    assert [r["reason"] for r in reasons] == ["prior"]
+    assert reasons[0]["p_better"] < 0.05
+    diverging = [t for t in study.trials if t.params["lr"] == 3.0][0]
+    assert diverging.intermediate_values  # it trained
     assert ESTIMATE_KEY not in [t for t in study.trials if t.params["lr"] == "bad"][0].user_attrs
     by_lr = dict(budgets)
     assert by_lr["bad"] == 100  # no estimate: the usual budget
