@@ -245,11 +245,18 @@ class LCPruner(BasePruner):
         # The full record, flat scalars a dashboard can sort and filter (written only when they
         # change: each is one storage write), and the bounded per-step history `lc-hpo explain`
         # prints (lc_hpo.explain).
+        # What is stored is read back from storage: the FrozenTrial Optuna hands the pruner is the
+        # trial's cached copy, which never sees the pruner's own writes, so building on it would
+        # keep only the latest decision in the history.
         try:
+            try:
+                stored = study._storage.get_trial(trial._trial_id).user_attrs
+            except Exception:  # noqa: BLE001 - fall back to the copy we were given
+                stored = trial.user_attrs
             attrs: dict[str, object] = {FORECAST_ATTR: decision.to_dict()}
             attrs.update((k, v) for k, v in flat_fields(decision).items()
-                         if k not in trial.user_attrs or trial.user_attrs[k] != v)
-            attrs[HISTORY_ATTR] = append_history(trial.user_attrs.get(HISTORY_ATTR), decision)
+                         if k not in stored or stored[k] != v)
+            attrs[HISTORY_ATTR] = append_history(stored.get(HISTORY_ATTR), decision)
             _set_user_attrs(study._storage, trial._trial_id, attrs)
         except Exception as exc:  # recording is a courtesy; it must never fail the trial
             self._rule.warn_once(
