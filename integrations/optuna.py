@@ -329,9 +329,10 @@ def set_estimate(trial: optuna.trial.BaseTrial, estimate: object) -> bool:
     ``trial.should_prune()`` before reporting: a trial whose predicted training loss cannot beat the
     incumbent with probability at least the threshold is pruned at step 0 (so report the training
     loss the estimate predicts).  One predicted to diverge is not: past the linearised model's
-    step-size limit real networks often recover and train fastest; its reports decide.  :func:`estimated_budget` gives the
-    trial's step budget.  An estimate that cannot be read is not stored and never stops the trial
-    (a :class:`~lc_hpo.decision.ForecastWarning` says so).  Returns whether it was stored.
+    step-size limit real networks often recover and train fastest; its reports decide.
+    :func:`estimated_budget` gives the trial's step budget.  An estimate that cannot be read is not
+    stored and never stops the trial (a :class:`~lc_hpo.decision.ForecastWarning` says so).
+    Returns whether it was stored.
     """
     try:
         trial.set_user_attr(ESTIMATE_KEY, read_estimate(estimate))
